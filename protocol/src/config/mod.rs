@@ -1,0 +1,4 @@
+//! Readers for Cyrus's two configuration files.
+
+pub mod cyrus;
+pub mod imapd;
