@@ -33,9 +33,17 @@ pub fn dbname_key(internal: &str) -> Vec<u8> {
 /// The internal name for a mailboxes.db key made by [`dbname_key`].
 pub fn internal_from_dbname(key: &[u8]) -> String {
     let mut out = Vec::with_capacity(key.len());
-    for &b in key {
+    // The domain is kept verbatim: only the part after it uses the hierarchy mapping.
+    let rest = match key.iter().position(|&b| b == DBNAME_DOMAIN_SEP) {
+        Some(i) => {
+            out.extend_from_slice(&key[..i]);
+            out.push(b'!');
+            &key[i + 1..]
+        }
+        None => key,
+    };
+    for &b in rest {
         out.push(match b {
-            DBNAME_DOMAIN_SEP => b'!',
             DBNAME_SEP => b'.',
             b'.' => b'^',
             other => other,
