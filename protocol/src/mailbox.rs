@@ -63,7 +63,12 @@ mod tests {
 
     #[test]
     fn dbname_round_trips() {
-        for n in ["user.bob", "example.com!user.dave.Sent", "user.john^doe.a^b", "DELETED.user.x.65E33B49"] {
+        for n in [
+            "user.bob",
+            "example.com!user.dave.Sent",
+            "user.john^doe.a^b",
+            "DELETED.user.x.65E33B49",
+        ] {
             assert_eq!(internal_from_dbname(&dbname_key(n)), n);
         }
     }
