@@ -1,1 +1,7 @@
-#![forbid(unsafe_code)]
+//! The murder's daemons and tools: sockets, TLS, SASL, storage and processes.
+//!
+//! One library with a module per daemon and thin `main`s under `src/bin/`, so tests can run a
+//! daemon in-process on `127.0.0.1:0` or as a process.
+#![deny(unsafe_code)]
+
+pub mod mboxdb;
