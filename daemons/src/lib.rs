@@ -5,3 +5,5 @@
 #![deny(unsafe_code)]
 
 pub mod mboxdb;
+pub mod sasl;
+pub mod tls;
