@@ -174,8 +174,11 @@ pub fn user_key(user: &str, realm: Option<&str>) -> Result<String, SaslError> {
 /// without restarting a daemon; writers replace it atomically (write, fsync, rename).
 pub struct CredStore {
     path: PathBuf,
-    cache: Mutex<Option<(Option<SystemTime>, Arc<HashMap<String, UserSecrets>>)>>,
+    /// The parsed file and the mtime it was read at.
+    cache: Mutex<Option<(Option<SystemTime>, Users)>>,
 }
+
+type Users = Arc<HashMap<String, UserSecrets>>;
 
 const FILE_HEADER: &str = "# murder sasldb v1: user:scram-sha-256 iter:salt:stored:server:scram-sha-1 iter:salt:stored:server";
 
@@ -200,7 +203,7 @@ impl CredStore {
         }
     }
 
-    fn load(&self) -> Result<Arc<HashMap<String, UserSecrets>>, SaslError> {
+    fn load(&self) -> Result<Users, SaslError> {
         let mtime = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
             .ok();
