@@ -5,5 +5,6 @@
 #![deny(unsafe_code)]
 
 pub mod mboxdb;
+pub mod mupdate;
 pub mod sasl;
 pub mod tls;
