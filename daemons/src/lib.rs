@@ -6,5 +6,6 @@
 
 pub mod mboxdb;
 pub mod mupdate;
+pub mod net;
 pub mod sasl;
 pub mod tls;
