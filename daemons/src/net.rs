@@ -105,21 +105,15 @@ impl FramedConn {
     /// Reads one raw line (SASL responses and the like go through the same framer, so a line
     /// is simply a message without literals).
     pub async fn next_line(&mut self) -> io::Result<Option<Vec<u8>>> {
-        loop {
-            match self.next_frame().await? {
-                None => return Ok(None),
-                Some(Frame::Message(m)) => return Ok(Some(m)),
-                Some(Frame::Error(e)) => {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
-                }
-                // A literal in a SASL response line is not something any client sends.
-                Some(Frame::NeedContinuation { .. }) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "unexpected literal",
-                    ))
-                }
-            }
+        match self.next_frame().await? {
+            None => Ok(None),
+            Some(Frame::Message(m)) => Ok(Some(m)),
+            Some(Frame::Error(e)) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+            // A literal in a SASL response line is not something any client sends.
+            Some(Frame::NeedContinuation { .. }) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "unexpected literal",
+            )),
         }
     }
 
