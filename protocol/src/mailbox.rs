@@ -55,7 +55,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_name_len: 1024, max_pattern_len: 1024, max_server_len: 255 }
+        Limits {
+            max_name_len: 1024,
+            max_pattern_len: 1024,
+            max_server_len: 255,
+        }
     }
 }
 
@@ -215,9 +219,15 @@ impl InternalName {
             return Err(NameError::Empty);
         }
         if name.len() > limits.max_name_len {
-            return Err(NameError::TooLong { len: name.len(), max: limits.max_name_len });
+            return Err(NameError::TooLong {
+                len: name.len(),
+                max: limits.max_name_len,
+            });
         }
-        if let Some(c) = name.chars().find(|c| matches!(c, '\0' | '\r' | '\n' | '\t')) {
+        if let Some(c) = name
+            .chars()
+            .find(|c| matches!(c, '\0' | '\r' | '\n' | '\t'))
+        {
             return Err(NameError::ForbiddenChar(c));
         }
         let rest = match name.split_once('!') {
@@ -275,7 +285,12 @@ impl InternalName {
             boxes.remove(0);
             localpart = Some(boxes.remove(0));
         }
-        NameParts { domain: self.domain().map(str::to_owned), deleted, localpart, boxes }
+        NameParts {
+            domain: self.domain().map(str::to_owned),
+            deleted,
+            localpart,
+            boxes,
+        }
     }
 
     /// True for a mailbox under the default deleted prefix (`DELETED`).
@@ -434,7 +449,10 @@ pub fn policy_check_with(
         }
     }
     if name.len() > MAX_MAILBOX_CREATENAME {
-        return Err(InvalidName::TooLong { len: name.len(), max: MAX_MAILBOX_CREATENAME });
+        return Err(InvalidName::TooLong {
+            len: name.len(),
+            max: MAX_MAILBOX_CREATENAME,
+        });
     }
     let (rest, hasdom) = match name.split_once('!') {
         Some((_, rest)) if virtdomains => (rest, true),
@@ -467,7 +485,10 @@ pub fn policy_check_with(
             i = next;
         } else {
             if !(GOODCHARS.contains(&b) || (hasdom && b == b'!')) {
-                let c = rest.get(i..).and_then(|s| s.chars().next()).unwrap_or('\u{FFFD}');
+                let c = rest
+                    .get(i..)
+                    .and_then(|s| s.chars().next())
+                    .unwrap_or('\u{FFFD}');
                 return Err(InvalidName::BadChar(c));
             }
             after_sequence = false;
@@ -482,7 +503,9 @@ pub fn policy_check_with(
 // ---------------------------------------------------------------------------------------------
 
 fn mb64_value(b: u8) -> Option<u32> {
-    MB64.iter().position(|&c| c == b).and_then(|p| u32::try_from(p).ok())
+    MB64.iter()
+        .position(|&c| c == b)
+        .and_then(|p| u32::try_from(p).ok())
 }
 
 /// Decodes the `&…-` sequence starting at `start` (which holds `&`) into UTF-16 units.
@@ -500,7 +523,9 @@ fn decode_utf7_units(
         .get(body_start..)
         .and_then(|s| s.iter().position(|&b| b == b'-'))
         .ok_or(Utf7Error::Unterminated(start))?;
-    let body = bytes.get(body_start..body_start.saturating_add(len)).unwrap_or(&[]);
+    let body = bytes
+        .get(body_start..body_start.saturating_add(len))
+        .unwrap_or(&[]);
     let mut units = Vec::with_capacity(len / 2);
     let mut acc: u32 = 0;
     let mut nbits: u32 = 0;
@@ -511,7 +536,11 @@ fn decode_utf7_units(
         if nbits >= 16 {
             nbits -= 16;
             let unit = u16::try_from((acc >> nbits) & 0xFFFF).unwrap_or(0);
-            let refused = if cyrus_ascii { unit < 0x80 } else { (0x20..=0x7E).contains(&unit) };
+            let refused = if cyrus_ascii {
+                unit < 0x80
+            } else {
+                (0x20..=0x7E).contains(&unit)
+            };
             if refused {
                 return Err(Utf7Error::EncodedAscii(unit));
             }
@@ -573,7 +602,7 @@ fn flush_utf7(out: &mut String, pending: &mut Vec<u16>) {
     out.push('&');
     let mut acc: u32 = 0;
     let mut nbits: u32 = 0;
-    let mut push6 = |v: u32, out: &mut String| {
+    let push6 = |v: u32, out: &mut String| {
         let idx = usize::try_from(v & 0x3F).unwrap_or(0);
         out.push(char::from(MB64.get(idx).copied().unwrap_or(b'A')));
     };
@@ -756,11 +785,18 @@ impl Namespace {
             return Err(NameError::Empty);
         }
         if external.len() > self.limits.max_name_len {
-            return Err(NameError::TooLong { len: external.len(), max: self.limits.max_name_len });
+            return Err(NameError::TooLong {
+                len: external.len(),
+                max: self.limits.max_name_len,
+            });
         }
         let sep = self.separator();
         let user_parts = user.filter(|u| !u.is_empty()).map(|u| self.split_userid(u));
-        let user_local = || user_parts.map(|(l, _)| l.to_owned()).ok_or(NameError::NoUser);
+        let user_local = || {
+            user_parts
+                .map(|(l, _)| l.to_owned())
+                .ok_or(NameError::NoUser)
+        };
         let user_domain = user_parts.and_then(|(_, d)| d).map(str::to_owned);
 
         let mut name = external;
@@ -814,7 +850,10 @@ impl Namespace {
                     }
                 }
             }
-        } else if boxes.first().is_some_and(|t| t.eq_ignore_ascii_case("INBOX")) {
+        } else if boxes
+            .first()
+            .is_some_and(|t| t.eq_ignore_ascii_case("INBOX"))
+        {
             boxes.remove(0);
             parts.localpart = Some(user_local()?);
         } else {
@@ -1128,7 +1167,9 @@ fn check_server(s: &str, limits: &Limits) -> Result<String, NameError> {
 pub fn check_partition(p: &str) -> Result<String, NameError> {
     if p.is_empty() || p.len() > MAX_PARTITION_LEN || !p.bytes().all(|b| b.is_ascii_alphanumeric())
     {
-        return Err(NameError::BadPartition(p.chars().take(MAX_PARTITION_LEN + 1).collect()));
+        return Err(NameError::BadPartition(
+            p.chars().take(MAX_PARTITION_LEN + 1).collect(),
+        ));
     }
     Ok(p.to_ascii_lowercase())
 }
@@ -1146,9 +1187,12 @@ pub fn split_rename_target(
     virtdomains: bool,
 ) -> Result<(&str, Option<Location>), NameError> {
     let name_end = if virtdomains {
-        target
-            .find('!')
-            .and_then(|d| target.get(d + 1..).and_then(|r| r.find('!')).map(|i| d + 1 + i))
+        target.find('!').and_then(|d| {
+            target
+                .get(d + 1..)
+                .and_then(|r| r.find('!'))
+                .map(|i| d + 1 + i)
+        })
     } else {
         target.find('!')
     };
@@ -1208,7 +1252,10 @@ impl Pattern {
     ) -> Result<Self, NameError> {
         let len = reference.len().saturating_add(pattern.len());
         if len > limits.max_pattern_len {
-            return Err(NameError::PatternTooLong { len, max: limits.max_pattern_len });
+            return Err(NameError::PatternTooLong {
+                len,
+                max: limits.max_pattern_len,
+            });
         }
         let sep = u8::try_from(u32::from(separator))
             .ok()
@@ -1230,15 +1277,20 @@ impl Pattern {
                 _ => tokens.push(t),
             }
         }
-        let inbox_prefix = tokens.len() >= 5
-            && tokens.iter().take(5).zip(b"INBOX").all(
-                |(t, want)| matches!(t, Token::Byte(b) if b.to_ascii_uppercase() == *want),
-            )
-            && match tokens.get(5) {
-                None | Some(Token::Star | Token::Percent) => true,
-                Some(Token::Byte(b)) => *b == sep,
-            };
-        Ok(Pattern { tokens, sep, inbox_prefix })
+        let inbox_prefix =
+            tokens.len() >= 5
+                && tokens.iter().take(5).zip(b"INBOX").all(
+                    |(t, want)| matches!(t, Token::Byte(b) if b.to_ascii_uppercase() == *want),
+                )
+                && match tokens.get(5) {
+                    None | Some(Token::Star | Token::Percent) => true,
+                    Some(Token::Byte(b)) => *b == sep,
+                };
+        Ok(Pattern {
+            tokens,
+            sep,
+            inbox_prefix,
+        })
     }
 
     /// Does `name` match? Names longer than the pattern limit still match in linear time.
@@ -1248,7 +1300,11 @@ impl Pattern {
         let mut next = vec![false; n + 1];
         self.activate(&mut cur, 0);
         for (pos, &raw) in name.as_bytes().iter().enumerate() {
-            let c = if self.inbox_prefix && pos < 5 { raw.to_ascii_uppercase() } else { raw };
+            let c = if self.inbox_prefix && pos < 5 {
+                raw.to_ascii_uppercase()
+            } else {
+                raw
+            };
             next.iter_mut().for_each(|x| *x = false);
             let mut any = false;
             for i in 0..n {
@@ -1257,8 +1313,11 @@ impl Pattern {
                 }
                 match self.tokens.get(i) {
                     Some(Token::Byte(b)) => {
-                        let want =
-                            if self.inbox_prefix && i < 5 { b.to_ascii_uppercase() } else { *b };
+                        let want = if self.inbox_prefix && i < 5 {
+                            b.to_ascii_uppercase()
+                        } else {
+                            *b
+                        };
                         if want == c {
                             self.activate(&mut next, i + 1);
                             any = true;
@@ -1268,13 +1327,11 @@ impl Pattern {
                         self.activate(&mut next, i);
                         any = true;
                     }
-                    Some(Token::Percent) => {
-                        if c != self.sep {
-                            self.activate(&mut next, i);
-                            any = true;
-                        }
+                    Some(Token::Percent) if c != self.sep => {
+                        self.activate(&mut next, i);
+                        any = true;
                     }
-                    None => {}
+                    Some(Token::Percent) | None => {}
                 }
             }
             if !any {
@@ -1356,7 +1413,6 @@ pub fn internal_from_dbname(key: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-
 /// The mailboxes.db key order of Cyrus 3.0–3.4 (reference §3.3): the internal name's bytes,
 /// compared plainly (`improved_mboxlist_sort: no`, the default). A master serving 3.0–3.4
 /// backends may sort by this instead of [`dbname_key`].
@@ -1376,7 +1432,12 @@ mod tests {
 
     #[test]
     fn dbname_round_trips() {
-        for n in ["user.bob", "example.com!user.dave.Sent", "user.john^doe.a^b", "DELETED.user.x.65E33B49"] {
+        for n in [
+            "user.bob",
+            "example.com!user.dave.Sent",
+            "user.john^doe.a^b",
+            "DELETED.user.x.65E33B49",
+        ] {
             assert_eq!(internal_from_dbname(&dbname_key(n)), n);
         }
     }
@@ -1398,7 +1459,10 @@ mod tests {
         assert_eq!(n.owner().as_deref(), Some("alice"));
         assert_eq!(n.user_inbox().unwrap().as_str(), "user.alice");
         assert_eq!(n.parent().unwrap().as_str(), "user.alice");
-        assert_eq!(n.components().collect::<Vec<_>>(), ["user", "alice", "Sent"]);
+        assert_eq!(
+            n.components().collect::<Vec<_>>(),
+            ["user", "alice", "Sent"]
+        );
 
         let d = InternalName::new("example.com!user.dave.Sent").unwrap();
         assert_eq!(d.domain(), Some("example.com"));
@@ -1438,14 +1502,23 @@ mod tests {
     #[test]
     fn internal_name_rejects_broken_structure() {
         assert_eq!(InternalName::new(""), Err(NameError::Empty));
-        assert_eq!(InternalName::new("user..bob"), Err(NameError::EmptyComponent));
+        assert_eq!(
+            InternalName::new("user..bob"),
+            Err(NameError::EmptyComponent)
+        );
         assert_eq!(InternalName::new(".user"), Err(NameError::EmptyComponent));
         assert_eq!(InternalName::new("user."), Err(NameError::EmptyComponent));
         assert_eq!(InternalName::new("!user.bob"), Err(NameError::EmptyDomain));
         assert_eq!(InternalName::new("example.com!"), Err(NameError::Empty));
-        assert_eq!(InternalName::new("user.b\tob"), Err(NameError::ForbiddenChar('\t')));
+        assert_eq!(
+            InternalName::new("user.b\tob"),
+            Err(NameError::ForbiddenChar('\t'))
+        );
         let long = "a".repeat(1025);
-        assert!(matches!(InternalName::new(&long), Err(NameError::TooLong { .. })));
+        assert!(matches!(
+            InternalName::new(&long),
+            Err(NameError::TooLong { .. })
+        ));
     }
 
     #[test]
@@ -1498,7 +1571,10 @@ mod tests {
         }
         assert_eq!(policy_check("example.com!", true), Err(I::Empty));
         let long = format!("user.{}", "a".repeat(486));
-        assert_eq!(policy_check(&long, false), Err(I::TooLong { len: 491, max: 490 }));
+        assert_eq!(
+            policy_check(&long, false),
+            Err(I::TooLong { len: 491, max: 490 })
+        );
         assert_eq!(policy_check(&long[..490], false), Ok(()));
     }
 
@@ -1530,13 +1606,20 @@ mod tests {
         assert_eq!(utf7_decode("&AOQ-&-&APY-").as_deref(), Ok("ä&ö"));
         // RFC 3501 decoders keep encoded control characters; Cyrus's policy refuses them.
         assert_eq!(utf7_decode(&utf7_encode("\u{1}")).as_deref(), Ok("\u{1}"));
-        assert_eq!(utf7_validate(&utf7_encode("\u{1}")), Err(Utf7Error::EncodedAscii(1)));
+        assert_eq!(
+            utf7_validate(&utf7_encode("\u{1}")),
+            Err(Utf7Error::EncodedAscii(1))
+        );
     }
 
     // ----- namespaces -----
 
     fn standard_dot() -> Namespace {
-        Namespace { unixhierarchysep: false, altnamespace: false, ..Namespace::default() }
+        Namespace {
+            unixhierarchysep: false,
+            altnamespace: false,
+            ..Namespace::default()
+        }
     }
 
     #[test]
@@ -1555,31 +1638,67 @@ mod tests {
             assert_eq!(i.as_str(), int);
             assert_eq!(ns.to_external(&i, Some("bob"), false).as_deref(), Some(ext));
         }
-        assert_eq!(ns.to_internal("inbox.Drafts", Some("bob"), false).unwrap().as_str(), "user.bob.Drafts");
+        assert_eq!(
+            ns.to_internal("inbox.Drafts", Some("bob"), false)
+                .unwrap()
+                .as_str(),
+            "user.bob.Drafts"
+        );
         // The admin (cyradm as cyrus) sees every user under user.
         let i = InternalName::new("user.bob.Drafts").unwrap();
-        assert_eq!(ns.to_external(&i, Some("cyrus"), true).as_deref(), Some("user.bob.Drafts"));
+        assert_eq!(
+            ns.to_external(&i, Some("cyrus"), true).as_deref(),
+            Some("user.bob.Drafts")
+        );
         // '^' stands for a dot inside a level when the separator is '.'.
-        let j = ns.to_internal("user.john^doe.a^b", Some("bob"), false).unwrap();
+        let j = ns
+            .to_internal("user.john^doe.a^b", Some("bob"), false)
+            .unwrap();
         assert_eq!(j.as_str(), "user.john^doe.a^b");
-        assert_eq!(ns.to_external(&j, Some("bob"), false).as_deref(), Some("user.john^doe.a^b"));
+        assert_eq!(
+            ns.to_external(&j, Some("bob"), false).as_deref(),
+            Some("user.john^doe.a^b")
+        );
     }
 
     #[test]
     fn unixhierarchysep_standard_namespace() {
-        let ns = Namespace { altnamespace: false, ..Namespace::default() };
+        let ns = Namespace {
+            altnamespace: false,
+            ..Namespace::default()
+        };
         let i = ns.to_internal("INBOX/Sent", Some("bob"), false).unwrap();
         assert_eq!(i.as_str(), "user.bob.Sent");
-        assert_eq!(ns.to_internal("user/john.doe/a.b", Some("bob"), false).unwrap().as_str(), "user.john^doe.a^b");
-        assert_eq!(ns.to_internal("user/bob^x", Some("bob"), false), Err(NameError::ForbiddenChar('^')));
-        assert_eq!(ns.to_internal("team", Some("bob"), false).unwrap().as_str(), "team");
-        assert_eq!(ns.to_internal("a//b", Some("bob"), false), Err(NameError::EmptyComponent));
+        assert_eq!(
+            ns.to_internal("user/john.doe/a.b", Some("bob"), false)
+                .unwrap()
+                .as_str(),
+            "user.john^doe.a^b"
+        );
+        assert_eq!(
+            ns.to_internal("user/bob^x", Some("bob"), false),
+            Err(NameError::ForbiddenChar('^'))
+        );
+        assert_eq!(
+            ns.to_internal("team", Some("bob"), false).unwrap().as_str(),
+            "team"
+        );
+        assert_eq!(
+            ns.to_internal("a//b", Some("bob"), false),
+            Err(NameError::EmptyComponent)
+        );
         assert_eq!(ns.to_internal("INBOX", None, false), Err(NameError::NoUser));
         // john.doe's own INBOX.
         let jd = ns.user_inbox("john.doe").unwrap();
         assert_eq!(jd.as_str(), "user.john^doe");
-        assert_eq!(ns.to_external(&jd, Some("john.doe"), false).as_deref(), Some("INBOX"));
-        assert_eq!(ns.to_external(&jd, Some("bob"), false).as_deref(), Some("user/john.doe"));
+        assert_eq!(
+            ns.to_external(&jd, Some("john.doe"), false).as_deref(),
+            Some("INBOX")
+        );
+        assert_eq!(
+            ns.to_external(&jd, Some("bob"), false).as_deref(),
+            Some("user/john.doe")
+        );
     }
 
     #[test]
@@ -1602,45 +1721,118 @@ mod tests {
         for (ext, int) in cases {
             let i = ns.to_internal(ext, Some("bob"), false).unwrap();
             assert_eq!(i.as_str(), int, "{ext}");
-            assert_eq!(ns.to_external(&i, Some("bob"), false).as_deref(), Some(ext), "{int}");
+            assert_eq!(
+                ns.to_external(&i, Some("bob"), false).as_deref(),
+                Some(ext),
+                "{int}"
+            );
         }
-        assert_eq!(ns.to_internal("inbox", Some("bob"), false).unwrap().as_str(), "user.bob");
-        assert_eq!(ns.to_internal("Inbox/x", Some("bob"), false).unwrap().as_str(), "user.bob.INBOX.x");
-        assert!(matches!(ns.to_internal("Other Users", Some("bob"), false), Err(NameError::NotAMailbox(_))));
-        assert!(matches!(ns.to_internal("Shared Folders", Some("bob"), false), Err(NameError::NotAMailbox(_))));
+        assert_eq!(
+            ns.to_internal("inbox", Some("bob"), false)
+                .unwrap()
+                .as_str(),
+            "user.bob"
+        );
+        assert_eq!(
+            ns.to_internal("Inbox/x", Some("bob"), false)
+                .unwrap()
+                .as_str(),
+            "user.bob.INBOX.x"
+        );
+        assert!(matches!(
+            ns.to_internal("Other Users", Some("bob"), false),
+            Err(NameError::NotAMailbox(_))
+        ));
+        assert!(matches!(
+            ns.to_internal("Shared Folders", Some("bob"), false),
+            Err(NameError::NotAMailbox(_))
+        ));
         let user_alone = InternalName::new("user").unwrap();
-        assert_eq!(ns.to_external(&user_alone, Some("bob"), false).as_deref(), Some("Other Users"));
+        assert_eq!(
+            ns.to_external(&user_alone, Some("bob"), false).as_deref(),
+            Some("Other Users")
+        );
         // Deleted mailboxes have no alternate-namespace name; admins see them.
         let del = InternalName::new("DELETED.user.bob.Trash.65E33B49").unwrap();
         assert_eq!(ns.to_external(&del, Some("bob"), false), None);
-        assert_eq!(ns.to_external(&del, Some("cyrus"), true).as_deref(), Some("DELETED/user/bob/Trash/65E33B49"));
-        assert_eq!(ns.to_internal("DELETED/user/bob/Trash/65E33B49", Some("cyrus"), true).unwrap(), del);
+        assert_eq!(
+            ns.to_external(&del, Some("cyrus"), true).as_deref(),
+            Some("DELETED/user/bob/Trash/65E33B49")
+        );
+        assert_eq!(
+            ns.to_internal("DELETED/user/bob/Trash/65E33B49", Some("cyrus"), true)
+                .unwrap(),
+            del
+        );
         // Admins always get the standard namespace.
-        assert_eq!(ns.to_internal("user/bob/Sent", Some("cyrus"), true).unwrap().as_str(), "user.bob.Sent");
-        assert_eq!(ns.to_internal("Sent", Some("cyrus"), true).unwrap().as_str(), "Sent");
+        assert_eq!(
+            ns.to_internal("user/bob/Sent", Some("cyrus"), true)
+                .unwrap()
+                .as_str(),
+            "user.bob.Sent"
+        );
+        assert_eq!(
+            ns.to_internal("Sent", Some("cyrus"), true)
+                .unwrap()
+                .as_str(),
+            "Sent"
+        );
     }
 
     #[test]
     fn virtdomains_admin_form() {
-        let ns = Namespace { virtdomains: true, altnamespace: false, ..Namespace::default() };
-        let i = ns.to_internal("user/dave/Sent@example.com", Some("cyrus"), true).unwrap();
+        let ns = Namespace {
+            virtdomains: true,
+            altnamespace: false,
+            ..Namespace::default()
+        };
+        let i = ns
+            .to_internal("user/dave/Sent@example.com", Some("cyrus"), true)
+            .unwrap();
         assert_eq!(i.as_str(), "example.com!user.dave.Sent");
-        assert_eq!(ns.to_external(&i, Some("cyrus"), true).as_deref(), Some("user/dave/Sent@example.com"));
+        assert_eq!(
+            ns.to_external(&i, Some("cyrus"), true).as_deref(),
+            Some("user/dave/Sent@example.com")
+        );
         // defaultdomain is written as no domain.
-        assert_eq!(ns.to_internal("user/dave@internal", Some("cyrus"), true).unwrap().as_str(), "user.dave");
+        assert_eq!(
+            ns.to_internal("user/dave@internal", Some("cyrus"), true)
+                .unwrap()
+                .as_str(),
+            "user.dave"
+        );
         // A domain admin works in their own domain.
         assert_eq!(
-            ns.to_internal("user/dave", Some("admin@example.com"), true).unwrap().as_str(),
+            ns.to_internal("user/dave", Some("admin@example.com"), true)
+                .unwrap()
+                .as_str(),
             "example.com!user.dave"
         );
         // The user dave@example.com sees their own INBOX, and nothing of other domains.
-        let inbox = ns.to_internal("INBOX", Some("dave@example.com"), false).unwrap();
+        let inbox = ns
+            .to_internal("INBOX", Some("dave@example.com"), false)
+            .unwrap();
         assert_eq!(inbox.as_str(), "example.com!user.dave");
-        assert_eq!(ns.to_external(&inbox, Some("dave@example.com"), false).as_deref(), Some("INBOX"));
-        assert_eq!(ns.to_internal("team", Some("dave@example.com"), false).unwrap().as_str(), "example.com!team");
+        assert_eq!(
+            ns.to_external(&inbox, Some("dave@example.com"), false)
+                .as_deref(),
+            Some("INBOX")
+        );
+        assert_eq!(
+            ns.to_internal("team", Some("dave@example.com"), false)
+                .unwrap()
+                .as_str(),
+            "example.com!team"
+        );
         let other = InternalName::new("other.org!user.x").unwrap();
-        assert_eq!(ns.to_external(&other, Some("dave@example.com"), false), None);
-        assert_eq!(ns.user_inbox("dave@example.com").unwrap().as_str(), "example.com!user.dave");
+        assert_eq!(
+            ns.to_external(&other, Some("dave@example.com"), false),
+            None
+        );
+        assert_eq!(
+            ns.user_inbox("dave@example.com").unwrap().as_str(),
+            "example.com!user.dave"
+        );
     }
 
     // ----- locations -----
@@ -1648,7 +1840,10 @@ mod tests {
     #[test]
     fn location_forms() {
         let l = Location::parse_mupdate("be1.example.org!default").unwrap();
-        assert_eq!((l.server(), l.partition()), (Some("be1.example.org"), Some("default")));
+        assert_eq!(
+            (l.server(), l.partition()),
+            (Some("be1.example.org"), Some("default"))
+        );
         assert_eq!(l.to_mupdate(), "be1.example.org!default");
         let l = Location::parse_mupdate("localhost:12345!default").unwrap();
         assert_eq!(l.server(), Some("localhost:12345"));
@@ -1656,17 +1851,29 @@ mod tests {
         assert_eq!((l.server(), l.partition()), (Some("backend2"), None));
         assert_eq!(l.to_mupdate(), "backend2");
         assert_eq!(Location::parse_mupdate("a!b!c"), Err(NameError::DoubleBang));
-        assert_eq!(Location::parse_mupdate("!default"), Err(NameError::EmptyServer));
+        assert_eq!(
+            Location::parse_mupdate("!default"),
+            Err(NameError::EmptyServer)
+        );
         assert_eq!(Location::parse_mupdate(""), Err(NameError::EmptyServer));
 
         // CREATE: "cm user.alice backend1!default" (01-cyradm-frontend.txt) or a partition.
         let c = Location::parse_create_arg("backend1!default").unwrap();
-        assert_eq!((c.server(), c.partition()), (Some("backend1"), Some("default")));
+        assert_eq!(
+            (c.server(), c.partition()),
+            (Some("backend1"), Some("default"))
+        );
         let c = Location::parse_create_arg("Part2").unwrap();
         assert_eq!((c.server(), c.partition()), (None, Some("part2")));
         assert_eq!(c.to_string(), "part2");
-        assert!(matches!(Location::parse_create_arg("part_2"), Err(NameError::BadPartition(_))));
-        assert!(matches!(Location::parse_create_arg(&"p".repeat(65)), Err(NameError::BadPartition(_))));
+        assert!(matches!(
+            Location::parse_create_arg("part_2"),
+            Err(NameError::BadPartition(_))
+        ));
+        assert!(matches!(
+            Location::parse_create_arg(&"p".repeat(65)),
+            Err(NameError::BadPartition(_))
+        ));
 
         // RENAME third argument (reference §2.4, 01-cyradm-frontend.txt).
         let r = Location::parse_rename_arg("backend2!default").unwrap();
@@ -1679,7 +1886,10 @@ mod tests {
         let r = Location::parse_rename_arg("be2.example.org").unwrap();
         assert_eq!((r.server(), r.partition()), (Some("be2.example.org"), None));
         assert!(Location::new(None, None).is_err());
-        assert!(matches!(Location::new(Some("a b"), None), Err(NameError::BadServer(_))));
+        assert!(matches!(
+            Location::new(Some("a b"), None),
+            Err(NameError::BadServer(_))
+        ));
     }
 
     #[test]
@@ -1692,14 +1902,23 @@ mod tests {
         let (n, l) = split_rename_target("user.bcyrus!u2!part2", false).unwrap();
         assert_eq!(n, "user.bcyrus");
         assert_eq!(l.unwrap().to_string(), "u2!part2");
-        assert_eq!(split_rename_target("user.bcyrus", false).unwrap(), ("user.bcyrus", None));
+        assert_eq!(
+            split_rename_target("user.bcyrus", false).unwrap(),
+            ("user.bcyrus", None)
+        );
         // With virtdomains the first '!' belongs to the domain.
-        assert_eq!(split_rename_target("example.com!user.dave", true).unwrap(), ("example.com!user.dave", None));
+        assert_eq!(
+            split_rename_target("example.com!user.dave", true).unwrap(),
+            ("example.com!user.dave", None)
+        );
         let (n, l) = split_rename_target("example.com!user.dave!be2", true).unwrap();
         assert_eq!(n, "example.com!user.dave");
         assert_eq!(l.unwrap().server(), Some("be2"));
         assert_eq!(split_rename_target("!be2", false), Err(NameError::Empty));
-        assert_eq!(split_rename_target("a!b!c!d", false), Err(NameError::DoubleBang));
+        assert_eq!(
+            split_rename_target("a!b!c!d", false),
+            Err(NameError::DoubleBang)
+        );
     }
 
     // ----- patterns -----
@@ -1728,7 +1947,10 @@ mod tests {
         assert!(slash.matches("Other Users/alice"));
         assert!(!slash.matches("Other Users/alice/Sent"));
         assert!(Pattern::new("", "x", 'ü').is_err());
-        assert!(matches!(Pattern::new("", &"*".repeat(2000), '.'), Err(NameError::PatternTooLong { .. })));
+        assert!(matches!(
+            Pattern::new("", &"*".repeat(2000), '.'),
+            Err(NameError::PatternTooLong { .. })
+        ));
     }
 
     #[test]
@@ -1742,7 +1964,11 @@ mod tests {
         assert!(pat.matches(&yes));
         let pct = Pattern::new("", "%a%a%a%a%a%a%a%a%a%a%a%a%a%a%a%a%b", '.').unwrap();
         assert!(!pct.matches(&name));
-        assert!(t.elapsed() < std::time::Duration::from_secs(2), "took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "took {:?}",
+            t.elapsed()
+        );
     }
 
     // ----- property tests -----
