@@ -1031,3 +1031,322 @@ static OPTIONS: &[OptionSpec] = &[
     OptionSpec::new("zoneinfo_db_path", OptionType::String, None),
     OptionSpec::new("zoneinfo_dir", OptionType::String, None),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn table_is_sorted_and_unique_so_binary_search_works() {
+        for pair in OPTIONS.windows(2) {
+            assert!(
+                pair[0].name < pair[1].name,
+                "{} / {}",
+                pair[0].name,
+                pair[1].name
+            );
+        }
+        for spec in OPTIONS {
+            assert_eq!(lookup(spec.name), Some(spec));
+        }
+    }
+
+    #[test]
+    fn every_default_reads_under_its_own_type() {
+        for spec in OPTIONS {
+            if let Some(d) = spec.default {
+                assert!(spec.ty.parse(d).is_ok(), "{}: default {d:?}", spec.name);
+            }
+        }
+    }
+
+    #[test]
+    fn replacements_of_deprecated_options_exist() {
+        for spec in OPTIONS.iter().filter(|s| s.deprecated) {
+            if let Some(r) = spec.replaced_by {
+                assert!(lookup(r).is_some(), "{} -> {r}", spec.name);
+            }
+        }
+    }
+
+    /// §7.3 and the options our daemons read: (name, type, default).
+    #[test]
+    fn murder_options_have_the_documented_type_and_default() {
+        use OptionType as T;
+        let s = |v: &'static str| Some(v);
+        let table: &[(&str, OptionType, Option<&str>)] = &[
+            ("mupdate_server", T::String, None),
+            ("mupdate_port", T::Int, s("3905")),
+            ("mupdate_username", T::String, s("")),
+            ("mupdate_authname", T::String, None),
+            ("mupdate_realm", T::String, None),
+            ("mupdate_password", T::String, None),
+            ("mupdate_retry_delay", T::Int, s("20")),
+            ("mupdate_connections_max", T::Int, s("128")),
+            ("mupdate_workers_start", T::Int, s("5")),
+            ("mupdate_workers_minspare", T::Int, s("2")),
+            ("mupdate_workers_maxspare", T::Int, s("10")),
+            ("mupdate_workers_max", T::Int, s("50")),
+            ("proxy_authname", T::String, s("proxy")),
+            ("proxy_password", T::String, None),
+            ("proxy_realm", T::String, None),
+            ("proxy_compress", T::Switch, s("0")),
+            ("force_sasl_client_mech", T::String, None),
+            ("proxyservers", T::String, None),
+            ("admins", T::String, s("")),
+            ("loginuseacl", T::Switch, s("0")),
+            ("loginrealms", T::String, s("")),
+            ("serverlist", T::String, None),
+            ("serverlist_select_soft_usage_limit", T::Int, s("0")),
+            ("serverlist_select_usage_reinit", T::Int, s("0")),
+            ("defaultserver", T::String, None),
+            ("proxyd_allow_status_referral", T::Switch, s("0")),
+            ("proxyd_disable_mailbox_referrals", T::Switch, s("0")),
+            ("sieve_allowreferrals", T::Switch, s("1")),
+            ("allowusermoves", T::Switch, s("0")),
+            ("allowallsubscribe", T::Switch, s("0")),
+            (
+                "client_timeout",
+                T::Duration(DurationUnit::Seconds),
+                s("10s"),
+            ),
+            ("client_bind", T::Switch, s("0")),
+            ("client_bind_name", T::String, None),
+            (
+                "lmtptxn_timeout",
+                T::Duration(DurationUnit::Seconds),
+                s("5m"),
+            ),
+            ("suppress_capabilities", T::String, None),
+            ("servername", T::String, None),
+            ("configdirectory", T::String, None),
+            ("defaultpartition", T::String, None),
+            ("unixhierarchysep", T::Switch, s("1")),
+            ("altnamespace", T::Switch, s("1")),
+            ("userprefix", T::String, s("Other Users")),
+            ("sharedprefix", T::String, s("Shared Folders")),
+            ("altprefix", T::String, s("Alt Folders")),
+            ("defaultdomain", T::String, s("internal")),
+            ("crossdomains", T::Switch, s("0")),
+            ("crossdomains_onlyother", T::Switch, s("0")),
+            ("username_tolower", T::Switch, s("1")),
+            ("deletedprefix", T::String, s("DELETED")),
+            ("improved_mboxlist_sort", T::Switch, s("0")),
+            ("allowplaintext", T::Switch, s("0")),
+            ("allowanonymouslogin", T::Switch, s("0")),
+            ("sasl_pwcheck_method", T::String, None),
+            ("sasl_mech_list", T::String, None),
+            ("sasl_sasldb_path", T::String, s("/etc/sasldb2")),
+            ("sasl_minimum_layer", T::Int, s("0")),
+            ("sasl_maximum_layer", T::Int, s("256")),
+            ("sasl_auto_transition", T::Switch, s("0")),
+            (
+                "failedloginpause",
+                T::Duration(DurationUnit::Seconds),
+                s("3s"),
+            ),
+            ("tls_server_cert", T::String, None),
+            ("tls_server_key", T::String, None),
+            ("tls_client_cert", T::String, None),
+            ("tls_client_key", T::String, None),
+            ("tls_client_ca_file", T::String, None),
+            ("tls_server_ca_file", T::String, None),
+            ("tls_required", T::Switch, s("0")),
+            ("tls_versions", T::String, s("tls1_0 tls1_1 tls1_2 tls1_3")),
+            ("lmtp_downcase_rcpt", T::Switch, s("1")),
+            ("lmtp_fuzzy_mailbox_match", T::Switch, s("0")),
+            ("lmtp_strict_quota", T::Switch, s("0")),
+            ("lmtp_over_quota_perm_failure", T::Switch, s("0")),
+            ("lmtp_strict_rfc2821", T::Switch, s("1")),
+            ("lmtp_catchall_mailbox", T::String, None),
+            (
+                "lmtp_exclude_specialuse",
+                T::String,
+                s("\\Drafts \\Scheduled \\Snoozed"),
+            ),
+            ("lmtp_preparse", T::Switch, s("0")),
+            ("lmtpsocket", T::String, s("{configdirectory}/socket/lmtp")),
+            ("duplicatesuppression", T::Switch, s("1")),
+            ("singleinstancestore", T::Switch, s("1")),
+            ("maxword", T::ByteSize(SizeUnit::Bytes), s("128K")),
+            ("maxquoted", T::ByteSize(SizeUnit::Bytes), s("128K")),
+            ("maxliteral", T::ByteSize(SizeUnit::Bytes), s("128K")),
+            ("literalminus", T::Switch, s("0")),
+            ("timeout", T::Duration(DurationUnit::Minutes), s("32m")),
+            ("sendmail", T::String, s("/usr/sbin/sendmail")),
+            ("quotawarn", T::Int, s("90")),
+            ("autocreate_quota", T::ByteSize(SizeUnit::Kibi), s("-1")),
+            ("defaultacl", T::String, s("anyone lrs")),
+        ];
+        for (name, ty, default) in table {
+            let spec = lookup(name).unwrap_or_else(|| panic!("{name} missing"));
+            assert_eq!(spec.ty, *ty, "{name}");
+            assert_eq!(spec.default, *default, "{name}");
+        }
+        let enums: &[(&str, &[&str], &str)] = &[
+            (
+                "mupdate_config",
+                &["standard", "unified", "replicated"],
+                "standard",
+            ),
+            ("serverinfo", &["off", "min", "on"], "on"),
+            ("virtdomains", &["off", "userid", "on"], "off"),
+            ("delete_mode", &["immediate", "delayed"], "delayed"),
+            (
+                "tls_client_certs",
+                &["off", "optional", "require"],
+                "optional",
+            ),
+        ];
+        for (name, allowed, default) in enums {
+            let spec = lookup(name).unwrap();
+            assert_eq!(spec.ty, OptionType::Enum(allowed), "{name}");
+            assert_eq!(spec.default, Some(*default));
+        }
+        let spec = lookup("serverlist_select_mode").unwrap();
+        assert!(matches!(spec.ty, OptionType::StringList(v) if v.contains(&"random")));
+        assert_eq!(spec.default, Some("freespace-most"));
+        assert!(matches!(
+            lookup("partition_select_mode").unwrap().ty,
+            OptionType::StringList(_)
+        ));
+        assert!(
+            matches!(lookup("mboxlist_db").unwrap().ty, OptionType::StringList(v) if v.contains(&"twoskip"))
+        );
+    }
+
+    #[test]
+    fn switch_words_follow_cyrus() {
+        for t in ["1", "yes", "y", "true", "t", "on", "tea"] {
+            assert_eq!(parse_switch(t), Some(true), "{t}");
+        }
+        for t in ["0", "no", "n", "false", "f", "off", "offline"] {
+            assert_eq!(parse_switch(t), Some(false), "{t}");
+        }
+        for t in ["", "o", "2", "Yes", "maybe", "ON"] {
+            assert_eq!(parse_switch(t), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn integers_read_like_strtol_base_0() {
+        let table = [
+            ("0", Some(0)),
+            ("20", Some(20)),
+            ("-1", Some(-1)),
+            ("+7", Some(7)),
+            ("0x1F", Some(31)),
+            ("0X10", Some(16)),
+            ("017", Some(15)),
+            ("08", None),
+            ("0x", None),
+            ("-", None),
+            ("12abc", None),
+            ("1 2", None),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("9223372036854775808", None),
+        ];
+        for (text, want) in table {
+            assert_eq!(parse_int(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn durations_combine_units_and_use_the_default_unit() {
+        use DurationUnit::*;
+        let ok = [
+            ("30s", Seconds, 30),
+            ("5m", Seconds, 300),
+            ("1h", Seconds, 3600),
+            ("2d", Seconds, 172_800),
+            ("1h30m", Seconds, 5400),
+            ("1d2h3m4s", Seconds, 93_784),
+            ("90", Seconds, 90),
+            ("32", Minutes, 1920),
+            ("1h30", Minutes, 5400),
+            ("-1", Days, -86_400),
+            ("0", Seconds, 0),
+        ];
+        for (text, unit, want) in ok {
+            assert_eq!(parse_duration(text, unit), Ok(want), "{text}");
+        }
+        for text in ["m", "5x", "-m", "1hh", "5 m", "99999999999", "30000d"] {
+            assert!(parse_duration(text, Seconds).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn byte_sizes_accept_k_m_g_with_optional_i_and_b() {
+        use SizeUnit::*;
+        let ok = [
+            ("128K", Bytes, 131_072),
+            ("128k", Bytes, 131_072),
+            ("10M", Bytes, 10 * 1024 * 1024),
+            ("1G", Bytes, 1 << 30),
+            ("1GiB", Bytes, 1 << 30),
+            ("2KB", Bytes, 2048),
+            ("512", Bytes, 512),
+            ("512B", Bytes, 512),
+            ("12 K", Bytes, 12_288),
+            ("100", Kibi, 102_400),
+            ("-1", Kibi, -1024),
+        ];
+        for (text, unit, want) in ok {
+            assert_eq!(parse_bytesize(text, unit), Ok(want), "{text}");
+        }
+        for text in [
+            "K",
+            "12X",
+            "0x10",
+            "1Bi",
+            "1KK",
+            "99999999999999999999",
+            "9000000000000000G",
+        ] {
+            assert!(parse_bytesize(text, Bytes).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn enums_take_switch_words_as_on_and_off() {
+        let ty = lookup("virtdomains").unwrap().ty;
+        assert_eq!(ty.parse("yes"), Ok(OptionValue::Enum("on".into())));
+        assert_eq!(ty.parse("0"), Ok(OptionValue::Enum("off".into())));
+        assert_eq!(ty.parse("userid"), Ok(OptionValue::Enum("userid".into())));
+        let err = ty.parse("domains").unwrap_err();
+        assert_eq!(err.to_string(), "'domains' is not one of: off userid on");
+    }
+
+    #[test]
+    fn bitfields_take_several_words_and_aliases() {
+        let ty = lookup("sieve_extensions").unwrap().ty;
+        assert_eq!(
+            ty.parse("fileinto  imapflags"),
+            Ok(OptionValue::BitField(vec![
+                "fileinto".into(),
+                "imap4flags".into()
+            ]))
+        );
+        assert!(ty.parse("fileinto nosuch").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn value_readers_never_panic(s in "\\PC{0,40}") {
+            let _ = parse_switch(&s);
+            let _ = parse_int(&s);
+            let _ = parse_duration(&s, DurationUnit::Minutes);
+            let _ = parse_bytesize(&s, SizeUnit::Kibi);
+            for spec in OPTIONS.iter().step_by(7) {
+                let _ = spec.ty.parse(&s);
+            }
+        }
+
+        #[test]
+        fn durations_read_back(h in 0i64..1000, m in 0i64..60, sec in 0i64..60) {
+            let text = format!("{h}h{m}m{sec}s");
+            prop_assert_eq!(parse_duration(&text, DurationUnit::Seconds), Ok(h * 3600 + m * 60 + sec));
+        }
+    }
+}
