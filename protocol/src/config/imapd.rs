@@ -814,53 +814,13 @@ impl ImapdConf {
                 error,
             })
         })?;
-        let invalid = |problem: String| {
-            err(ErrorKind::Invalid {
+        match constraint_problem(option, &e.value) {
+            None => Ok(()),
+            Some(problem) => Err(err(ErrorKind::Invalid {
                 key: e.key.clone(),
                 problem,
-            })
-        };
-        match option {
-            // The slave's jitter is `rand() % (delay / 2)`: 0 or 1 divides by zero (§2.8).
-            "mupdate_retry_delay" => {
-                if options::parse_int(&e.value).is_some_and(|d| d < 2) {
-                    return Err(invalid(format!(
-                        "must be at least 2 seconds, not {}",
-                        e.value
-                    )));
-                }
-            }
-            "defaultpartition" => {
-                if !e.value.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    return Err(invalid(
-                        "partition names are letters and digits only".into(),
-                    ));
-                }
-            }
-            "configdirectory" => {
-                if !e.value.starts_with('/') {
-                    return Err(invalid("must be an absolute path".into()));
-                }
-                if e.value == "/" {
-                    return Err(invalid("must not be '/'".into()));
-                }
-            }
-            "mupdate_server" => {
-                if ServerAddress::parse(&e.value).is_none() {
-                    return Err(invalid(format!(
-                        "'{}' is not host[:port[/opt]] or [v6addr]:port",
-                        e.value
-                    )));
-                }
-            }
-            "mupdate_port" => {
-                if !options::parse_int(&e.value).is_some_and(|p| (1..=65535).contains(&p)) {
-                    return Err(invalid(format!("'{}' is not a TCP port", e.value)));
-                }
-            }
-            _ => {}
+            })),
         }
-        Ok(())
     }
 
     fn validate(&self, file: &str, require_configdirectory: bool) -> Result<(), ConfError> {
@@ -922,6 +882,30 @@ impl ImapdConf {
                 })
             }
         }
+    }
+}
+
+/// The rule `value` breaks for `option`, for the options whose values have rules beyond
+/// their type.
+fn constraint_problem(option: &str, value: &str) -> Option<String> {
+    let int = options::parse_int(value);
+    match option {
+        // The slave's jitter is `rand() % (delay / 2)`: 0 or 1 divides by zero (§2.8).
+        "mupdate_retry_delay" if int.is_some_and(|d| d < 2) => {
+            Some(format!("must be at least 2 seconds, not {value}"))
+        }
+        "defaultpartition" if !value.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            Some("partition names are letters and digits only".into())
+        }
+        "configdirectory" if !value.starts_with('/') => Some("must be an absolute path".into()),
+        "configdirectory" if value == "/" => Some("must not be '/'".into()),
+        "mupdate_server" if ServerAddress::parse(value).is_none() => Some(format!(
+            "'{value}' is not host[:port[/opt]] or [v6addr]:port"
+        )),
+        "mupdate_port" if !int.is_some_and(|p| (1..=65535).contains(&p)) => {
+            Some(format!("'{value}' is not a TCP port"))
+        }
+        _ => None,
     }
 }
 
