@@ -2,3 +2,4 @@
 
 pub mod cyrus;
 pub mod imapd;
+pub mod options;
