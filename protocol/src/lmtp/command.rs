@@ -131,8 +131,11 @@ impl Address {
             let end = end.ok_or_else(bad)?;
             (local, q.get(end..).ok_or_else(bad)?)
         } else {
-            let at = s.find('@').unwrap_or(s.len());
-            let (l, r) = s.split_at(at);
+            // An unquoted local part cannot hold '@', so the first one starts the domain.
+            let (l, r) = match s.find('@') {
+                Some(at) => (s.get(..at).ok_or_else(bad)?, s.get(at..).ok_or_else(bad)?),
+                None => (s, ""),
+            };
             if !is_dot_atom(l) {
                 return Err(bad());
             }
