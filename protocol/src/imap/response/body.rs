@@ -216,9 +216,7 @@ fn extension(i: &[u8], depth: usize) -> PResult<'_, BodyExtension> {
             }
             Ok((i, BodyExtension::List(v)))
         }
-        Some(c) if c.is_ascii_digit() => {
-            number(i).map(|(r, n)| (r, BodyExtension::Number(n)))
-        }
+        Some(c) if c.is_ascii_digit() => number(i).map(|(r, n)| (r, BodyExtension::Number(n))),
         _ => lex::nstring(i).map(|(r, s)| (r, BodyExtension::NString(s))),
     }
 }

@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use super::body::{self, Body};
 use super::envelope::{self, Envelope};
 use super::lex::{self, write_num, PResult};
-use crate::imap::syntax::{nz_number, number, number64, sp, write_literal, LiteralMode};
+use crate::imap::syntax::{number, number64, nz_number, sp, write_literal, LiteralMode};
 use crate::imap::types::{DateTime, Flag, Section};
 
 /// One FETCH data item.

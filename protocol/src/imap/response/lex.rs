@@ -121,17 +121,14 @@ pub(super) fn raw_value(i: &[u8], depth: usize) -> PResult<'_, &[u8]> {
         Some(b'"') | Some(b'{') | Some(b'~') => syntax::string(i)?.0,
         _ => {
             // An atom, possibly with a bracketed section (`BODY[1.MIME]`) and `<origin>`.
-            let (mut r, _) = nom::bytes::complete::take_while1(|b: u8| {
-                is_atom_char(b) || b == b'\\'
-            })
-            .parse(i)?;
+            let (mut r, _) =
+                nom::bytes::complete::take_while1(|b: u8| is_atom_char(b) || b == b'\\')
+                    .parse(i)?;
             if r.first() == Some(&b'[') {
-                let end = memchr::memchr(b']', r).ok_or_else(|| {
-                    nom::Err::Error(Error::new(r, ErrorKind::Char))
-                })?;
+                let end = memchr::memchr(b']', r)
+                    .ok_or_else(|| nom::Err::Error(Error::new(r, ErrorKind::Char)))?;
                 r = &r[end + 1..];
-                let (r2, _) =
-                    nom::bytes::complete::take_while(|b: u8| is_atom_char(b)).parse(r)?;
+                let (r2, _) = nom::bytes::complete::take_while(|b: u8| is_atom_char(b)).parse(r)?;
                 r = r2;
             }
             r

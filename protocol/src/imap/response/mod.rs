@@ -41,6 +41,7 @@ pub use code::{Code, MetadataCode, PermanentFlag};
 pub use envelope::{Address, Envelope};
 pub use fetch::FetchItem;
 
+use crate::imap::framing::literal_header;
 use crate::imap::syntax::{
     self, can_be_quoted, number, number64, sp, write_astring, write_nstring, write_quoted,
     write_string, LiteralMode,
@@ -979,11 +980,7 @@ impl Response {
     }
 }
 
-fn parse_body<'a>(
-    i: &'a [u8],
-    depth: usize,
-    what: &mut &'static str,
-) -> PResult<'a, Response> {
+fn parse_body<'a>(i: &'a [u8], depth: usize, what: &mut &'static str) -> PResult<'a, Response> {
     if let Some(r) = i.strip_prefix(b"+") {
         *what = "continuation";
         let r = r.strip_prefix(b" ").unwrap_or(r);
@@ -1015,7 +1012,7 @@ fn parse_body<'a>(
             };
             return match typed {
                 Some(res) => res.map(|(r, d)| (r, Response::Data(d))),
-                None => Ok((&r[r.len()..], Response::Data(Data::Other(OtherData(r.to_vec()))))),
+                None => other_data(r),
             };
         }
         let (r2, name) = lex::word(r)?;
@@ -1027,7 +1024,7 @@ fn parse_body<'a>(
         *what = data_name(name);
         return match data(name, r2, depth) {
             Some(res) => res.map(|(r, d)| (r, Response::Data(d))),
-            None => Ok((&r[r.len()..], Response::Data(Data::Other(OtherData(r.to_vec()))))),
+            None => other_data(r),
         };
     }
     *what = "tagged status";
@@ -1042,6 +1039,29 @@ fn parse_body<'a>(
     };
     let (r2, text) = resp_text(r2)?;
     Ok((r2, Response::Tagged { tag, kind, text }))
+}
+
+/// Untyped data: everything to the end, provided its line ends all belong to literals (so that
+/// it is one message and encodes back to one message).
+fn other_data(i: &[u8]) -> PResult<'_, Response> {
+    let mut pos = 0usize;
+    while let Some(nl) = i.get(pos..).and_then(|rest| memchr::memchr(b'\n', rest)) {
+        let line_end = pos + nl + 1;
+        let Some(h) = i.get(..line_end).and_then(literal_header) else {
+            return lex::fail(i.get(pos..).unwrap_or_default());
+        };
+        match usize::try_from(h.len)
+            .ok()
+            .and_then(|n| n.checked_add(line_end))
+        {
+            Some(end) if end <= i.len() => pos = end,
+            _ => return lex::fail(i.get(pos..).unwrap_or_default()),
+        }
+    }
+    Ok((
+        &i[i.len()..],
+        Response::Data(Data::Other(OtherData(i.to_vec()))),
+    ))
 }
 
 fn write_resp_text(out: &mut Vec<u8>, t: &RespText) {
