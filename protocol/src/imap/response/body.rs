@@ -68,7 +68,7 @@ pub enum SingleKind {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BodyFields {
     /// Content-Type parameters in order; `NIL` is an empty list.
-    pub params: Vec<(Vec<u8>, Vec<u8>)>,
+    pub params: Params,
     /// Content-ID.
     pub id: Option<Vec<u8>>,
     /// Content-Description.
@@ -103,7 +103,7 @@ pub struct Multipart {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MultipartExt {
     /// Content-Type parameters (the boundary, typically); `NIL` is an empty list.
-    pub params: Vec<(Vec<u8>, Vec<u8>)>,
+    pub params: Params,
     /// Disposition and what follows, if sent.
     pub tail: Option<ExtDisposition>,
 }
@@ -111,10 +111,22 @@ pub struct MultipartExt {
 /// `body-fld-dsp` and the rest of the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExtDisposition {
-    /// Content-Disposition: value and parameters, or `None` for `NIL`.
-    pub disposition: Option<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>,
+    /// Content-Disposition, or `None` for `NIL`.
+    pub disposition: Option<Disposition>,
     /// Language and what follows, if sent.
     pub tail: Option<ExtLanguage>,
+}
+
+/// Content-Type or Content-Disposition parameters, in order.
+pub type Params = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// `body-fld-dsp`: Content-Disposition.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Disposition {
+    /// `"INLINE"`, `"ATTACHMENT"`...
+    pub kind: Vec<u8>,
+    /// Its parameters (`FILENAME`...); `NIL` is an empty list.
+    pub params: Params,
 }
 
 /// `body-fld-lang` and the rest of the chain.
@@ -155,7 +167,7 @@ pub enum BodyExtension {
     List(Vec<BodyExtension>),
 }
 
-fn params(i: &[u8]) -> PResult<'_, Vec<(Vec<u8>, Vec<u8>)>> {
+fn params(i: &[u8]) -> PResult<'_, Params> {
     if let Some(rest) = nil_or(i) {
         return Ok((rest, Vec::new()));
     }
@@ -234,7 +246,7 @@ fn ext_tail(i: &[u8], depth: usize) -> PResult<'_, Option<ExtDisposition>> {
             let (i, _) = sp(i)?;
             let (i, p) = params(i)?;
             let i = lex::byte(i, b')')?;
-            (i, Some((v, p)))
+            (i, Some(Disposition { kind: v, params: p }))
         }
     };
     let mut dsp = ExtDisposition {
@@ -383,11 +395,11 @@ fn write_tail(out: &mut Vec<u8>, tail: &Option<ExtDisposition>) {
     out.push(b' ');
     match &d.disposition {
         None => out.extend_from_slice(b"NIL"),
-        Some((v, p)) => {
+        Some(d) => {
             out.push(b'(');
-            write_string(out, v, LiteralMode::Sync);
+            write_string(out, &d.kind, LiteralMode::Sync);
             out.push(b' ');
-            write_params(out, p);
+            write_params(out, &d.params);
             out.push(b')');
         }
     }

@@ -240,7 +240,7 @@ impl RawValue {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Result<RawValue, ResponseError> {
         let bytes = bytes.into();
         match lex::raw_value(&bytes, Limits::default().max_depth) {
-            Ok((rest, _)) if rest.is_empty() => Ok(RawValue(bytes)),
+            Ok(([], _)) => Ok(RawValue(bytes)),
             _ => Err(ResponseError::InvalidValue {
                 what: "raw value (not exactly one IMAP value)",
             }),
@@ -353,6 +353,9 @@ impl OtherData {
     }
 }
 
+/// ID parameters: field names and values (`None` for `NIL`), in order.
+pub type IdParams = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 /// Untagged data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Data {
@@ -410,7 +413,7 @@ pub enum Data {
         shared: Vec<NamespaceDesc>,
     },
     /// `* ID (...)` or `* ID NIL`.
-    Id(Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>),
+    Id(Option<IdParams>),
     /// `* ENABLED cap...`
     Enabled(Vec<Atom>),
     /// `* ACL mailbox (identifier rights)*`
@@ -916,7 +919,7 @@ impl Response {
         let result = parse_body(body, limits.max_depth, &mut what);
         let offset_of = |rest: &[u8]| body.len().saturating_sub(rest.len());
         match result {
-            Ok((rest, r)) if rest.is_empty() => Ok(r),
+            Ok(([], r)) => Ok(r),
             Ok((rest, _)) => Err(ResponseError::Syntax {
                 what,
                 offset: offset_of(rest),

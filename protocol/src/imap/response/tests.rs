@@ -762,7 +762,10 @@ fn bodystructure_multipart_with_extensions() {
     let d = e.tail.as_ref().unwrap();
     assert_eq!(
         d.disposition,
-        Some((b("ATTACHMENT"), vec![(b("FILENAME"), b("a.pdf"))]))
+        Some(Disposition {
+            kind: b("ATTACHMENT"),
+            params: vec![(b("FILENAME"), b("a.pdf"))]
+        })
     );
     let l = d.tail.as_ref().unwrap();
     assert_eq!(l.language, Language::List(vec![b("en"), b("de")]));
@@ -1065,7 +1068,9 @@ fn body_extension() -> impl Strategy<Value = BodyExtension> {
 
 fn ext_tail() -> impl Strategy<Value = Option<ExtDisposition>> {
     proptest::option::of((
-        proptest::option::of((bytes(8), params())),
+        proptest::option::of(
+            (bytes(8), params()).prop_map(|(kind, params)| Disposition { kind, params }),
+        ),
         proptest::option::of((
             prop_oneof![
                 nbytes().prop_map(Language::Single),
