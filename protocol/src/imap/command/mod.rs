@@ -516,8 +516,9 @@ pub enum CommandBody {
         /// The mailbox.
         mailbox: Vec<u8>,
     },
-    /// A command this module does not know. `raw` is the whole message, tag and line ends
-    /// included, byte-exact, so that a proxy can forward it.
+    /// A command this module does not know (including `UID` with an unknown subcommand, such
+    /// as `UID SORT`, whose `name` is then `UID`). `raw` is the whole message, tag and line
+    /// ends included, byte-exact, so that a proxy can forward it.
     Other {
         /// The command name as sent.
         name: Atom,
@@ -1167,11 +1168,9 @@ fn parse_body(name: &[u8], c: &mut Cursor<'_>) -> Result<Option<CommandBody>, Ki
             c.cmd = "Uid";
             c.sp()?;
             let sub = c.atom("command")?;
+            // UID SORT, UID THREAD and other extensions are forwarded as they are.
             let Some((sbuf, slen)) = upper::<8>(sub) else {
-                return Err(Kind::InvalidArgument {
-                    command: "Uid",
-                    what: "command",
-                });
+                return Ok(None);
             };
             match sbuf.get(..slen).unwrap_or_default() {
                 b"FETCH" => {
@@ -1196,12 +1195,7 @@ fn parse_body(name: &[u8], c: &mut Cursor<'_>) -> Result<Option<CommandBody>, Ki
                     c.sp()?;
                     B::UidExpunge { set: c.seq_set()? }
                 }
-                _ => {
-                    return Err(Kind::InvalidArgument {
-                        command: "Uid",
-                        what: "command",
-                    })
-                }
+                _ => return Ok(None),
             }
         }
         b"FETCH" => {
