@@ -49,7 +49,7 @@ use crate::imap::framing;
 
 pub use command::{
     BadCommand, Command, CommandBody, CommandError, CommandReader, Inbound, SaslError,
-    SaslResponse, Verb,
+    SaslResponse, Verb, MAX_UPDATE_HOSTS,
 };
 pub use record::{split_location, Location, LocationError, MailboxRecord, MailboxState};
 pub use response::{
