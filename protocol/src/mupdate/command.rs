@@ -420,7 +420,12 @@ impl Command {
         let mut cur = Cursor::new(msg);
         let (tag, ch) = getword(&mut cur);
         if ch != Some(b' ') {
-            return Err(CommandError::new(None, None, BadCommand::NeedCommand, false));
+            return Err(CommandError::new(
+                None,
+                None,
+                BadCommand::NeedCommand,
+                false,
+            ));
         }
         let tag = std::str::from_utf8(tag)
             .ok()

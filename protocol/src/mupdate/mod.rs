@@ -126,7 +126,10 @@ pub enum TagError {
 
 /// Bytes that end a word in Cyrus's `getword()`: C `isspace()`, parentheses and the double quote.
 pub(crate) fn ends_word(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b'(' | b')' | b'"')
+    matches!(
+        b,
+        b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b'(' | b')' | b'"'
+    )
 }
 
 impl Tag {

@@ -73,9 +73,7 @@ impl MailboxRecord {
     /// The location, as sent.
     pub fn location(&self) -> &str {
         match &self.state {
-            MailboxState::Active { location, .. } | MailboxState::Reserved { location } => {
-                location
-            }
+            MailboxState::Active { location, .. } | MailboxState::Reserved { location } => location,
         }
     }
 
@@ -140,7 +138,10 @@ pub struct Location {
 
 impl Location {
     /// Builds a location from its parts.
-    pub fn new(server: impl Into<String>, partition: Option<String>) -> Result<Self, LocationError> {
+    pub fn new(
+        server: impl Into<String>,
+        partition: Option<String>,
+    ) -> Result<Self, LocationError> {
         let server = server.into();
         if server.is_empty() {
             return Err(LocationError::EmptyServer);

@@ -397,7 +397,11 @@ impl Response {
 
     /// `tag NO <method> active via TLS`.
     pub fn compress_via_tls(tag: Tag, method: &str) -> Response {
-        Response::status(tag, Status::No, Text::bare(format!("{method} active via TLS")))
+        Response::status(
+            tag,
+            Status::No,
+            Text::bare(format!("{method} active via TLS")),
+        )
     }
 
     /// `tag NO Unknown COMPRESS algorithm: <alg>`.
@@ -408,7 +412,9 @@ impl Response {
 
     /// `tag NO Error initializing <alg> (incompatible zlib version)`.
     pub fn compress_init_error(tag: Tag, alg: &str) -> Response {
-        let text = Text::bare(format!("Error initializing {alg} (incompatible zlib version)"));
+        let text = Text::bare(format!(
+            "Error initializing {alg} (incompatible zlib version)"
+        ));
         Response::status(tag, Status::No, text)
     }
 
@@ -528,8 +534,11 @@ impl Response {
             _ => None,
         };
         if let Some(status) = status {
-            let text = text_after(&mut cur, ch, max)
-                .map_err(|e| e.unwrap_or(ResponseError::Malformed { keyword: status.as_str() }))?;
+            let text = text_after(&mut cur, ch, max).map_err(|e| {
+                e.unwrap_or(ResponseError::Malformed {
+                    keyword: status.as_str(),
+                })
+            })?;
             return Ok(Response::Status { tag, status, text });
         }
         let (keyword, nargs) = match &kw_upper[..] {
@@ -832,7 +841,9 @@ impl Banner {
 
     /// Whether the server offers `DEFLATE` (with or without quotes, any case).
     pub fn offers_deflate(&self) -> bool {
-        self.compress.iter().any(|a| a.eq_ignore_ascii_case("DEFLATE"))
+        self.compress
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("DEFLATE"))
     }
 
     /// Whether the greeting says `(master)`.

@@ -84,7 +84,10 @@ pub(crate) fn getword<'a>(cur: &mut Cursor<'a>) -> (&'a [u8], Option<u8>) {
 /// Returns the value read (partial on failure, as Cyrus's buffer is) and the byte after it, or
 /// `None` when the string was malformed or the message ended: callers treat both as Cyrus treats
 /// `EOF`. A value longer than `max` is `Err`, before anything of that size is copied.
-pub(crate) fn getstring(cur: &mut Cursor<'_>, max: usize) -> Result<(Vec<u8>, Option<u8>), TooLong> {
+pub(crate) fn getstring(
+    cur: &mut Cursor<'_>,
+    max: usize,
+) -> Result<(Vec<u8>, Option<u8>), TooLong> {
     match cur.getc() {
         Some(b'"') => quoted_body(cur, max),
         Some(b'{') => literal_body(cur, max),
@@ -230,17 +233,29 @@ mod tests {
 
     #[test]
     fn strings_as_cyrus_reads_them() {
-        assert_eq!(gs(b"\"a\\\"b\" x"), (b"a\"b".to_vec(), Some(b' '), b"x".to_vec()));
+        assert_eq!(
+            gs(b"\"a\\\"b\" x"),
+            (b"a\"b".to_vec(), Some(b' '), b"x".to_vec())
+        );
         // Any byte may be escaped, CR included.
         assert_eq!(gs(b"\"a\\\rb\"\n").0, b"a\rb");
         assert_eq!(gs(b"\"a\\qb\"").0, b"aqb");
         // Unterminated: the partial value, EOF, and the CR put back.
         assert_eq!(gs(b"\"ab\r\n"), (b"ab".to_vec(), None, b"\r\n".to_vec()));
-        assert_eq!(gs(b"{3+}\r\nabc\r\n"), (b"abc".to_vec(), Some(b'\r'), b"\n".to_vec()));
-        assert_eq!(gs(b"{3}\r\nabc "), (b"abc".to_vec(), Some(b' '), b"".to_vec()));
+        assert_eq!(
+            gs(b"{3+}\r\nabc\r\n"),
+            (b"abc".to_vec(), Some(b'\r'), b"\n".to_vec())
+        );
+        assert_eq!(
+            gs(b"{3}\r\nabc "),
+            (b"abc".to_vec(), Some(b' '), b"".to_vec())
+        );
         // A literal needs CRLF after the brace, and no NUL in its octets.
         assert_eq!(gs(b"{3}\nabc").1, None);
-        assert_eq!(gs(b"{3}\r\na\0c\r\n"), (b"a\0c".to_vec(), None, b"\r\n".to_vec()));
+        assert_eq!(
+            gs(b"{3}\r\na\0c\r\n"),
+            (b"a\0c".to_vec(), None, b"\r\n".to_vec())
+        );
         assert_eq!(gs(b"{5}\r\nabc").1, None);
         assert_eq!(gs(b"{}\r\n").1, None);
         // Atoms are not strings; the first byte is put back.

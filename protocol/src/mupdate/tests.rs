@@ -92,7 +92,10 @@ fn sessions(transcript: &str) -> Vec<Session> {
     let mut out = vec![Session::default()];
     for line in transcript.lines() {
         if line.starts_with("###") {
-            if !out.last().is_some_and(|s| s.client.is_empty() && s.server.is_empty()) {
+            if !out
+                .last()
+                .is_some_and(|s| s.client.is_empty() && s.server.is_empty())
+            {
                 out.push(Session::default());
             }
         } else if let Some(c) = line.strip_prefix("C: ") {
@@ -147,15 +150,22 @@ fn replay(s: &Session) -> (Vec<Inbound>, Vec<Response>) {
             Inbound::Bad(e) => {
                 // Only `FROB` in these transcripts; it re-encodes as itself.
                 assert_eq!(e.kind, BadCommand::Unrecognized);
-                reencoded.extend_from_slice(format!("{} FROB\r\n", e.tag.as_ref().unwrap()).as_bytes());
+                reencoded
+                    .extend_from_slice(format!("{} FROB\r\n", e.tag.as_ref().unwrap()).as_bytes());
             }
             Inbound::Continue { .. } => panic!("no sync literal in these transcripts"),
         }
     }
-    assert_eq!(String::from_utf8_lossy(&reencoded), String::from_utf8_lossy(&s.client));
+    assert_eq!(
+        String::from_utf8_lossy(&reencoded),
+        String::from_utf8_lossy(&s.client)
+    );
     let responses = responses_at_every_split(&s.server);
     let back = encode_all(&responses, StringForm::Literal);
-    assert_eq!(String::from_utf8_lossy(&back), String::from_utf8_lossy(&s.server));
+    assert_eq!(
+        String::from_utf8_lossy(&back),
+        String::from_utf8_lossy(&s.server)
+    );
     (inbound, responses)
 }
 
@@ -208,11 +218,18 @@ fn master_wire_transcript_replays_byte_for_byte() {
     assert_eq!(info.role, ServerRole::Master);
     assert_eq!(
         records_for(&rs, "A02"),
-        vec![&MailboxRecord::active("user.alice", "backend1!default", ALICE_ACL)]
+        vec![&MailboxRecord::active(
+            "user.alice",
+            "backend1!default",
+            ALICE_ACL
+        )]
     );
     assert_eq!(records_for(&rs, "A03"), Vec::<&MailboxRecord>::new());
     assert_eq!(records_for(&rs, "A04").len(), 8);
-    let a05: Vec<_> = records_for(&rs, "A05").iter().map(|m| m.name.as_str()).collect();
+    let a05: Vec<_> = records_for(&rs, "A05")
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
     assert_eq!(a05, ["user.carol", "user.dave"]);
     assert_eq!(
         status_of(rs.last().unwrap()),
@@ -275,7 +292,10 @@ fn ctl_mboxlist_transcript_activate_with_tabs() {
             }
         )
     );
-    assert_eq!(*rs.last().unwrap(), Response::reply(tag("M03"), texts::BYE_BYE));
+    assert_eq!(
+        *rs.last().unwrap(),
+        Response::reply(tag("M03"), texts::BYE_BYE)
+    );
 }
 
 #[test]
@@ -531,9 +551,13 @@ fn example_e_human_session_with_errors() {
         Inbound::Bad(e) => e.to_response().to_bytes(StringForm::Literal),
         other => panic!("{other:?}"),
     };
-    assert!(matches!(&got[0], Inbound::Command(c) if c.body == CommandBody::Find { mailbox: "user.nobody".into() }));
+    assert!(
+        matches!(&got[0], Inbound::Command(c) if c.body == CommandBody::Find { mailbox: "user.nobody".into() })
+    );
     assert_eq!(answer(&got[1]), b"b BAD \"Extra arguments\"\r\n");
-    let Inbound::Command(c) = &got[2] else { panic!() };
+    let Inbound::Command(c) = &got[2] else {
+        panic!()
+    };
     assert!(c.body.verb().is_write());
     assert_eq!(
         Response::reply(c.tag.clone(), texts::READ_ONLY).to_bytes(StringForm::Literal),
@@ -606,10 +630,16 @@ fn malformed_commands_get_cyrus_texts() {
         (b"a FIND(\"x\")\r\n", "a BAD \"Missing arguments\"\r\n"),
         (b"a RESERVE \"x\"\r\n", "a BAD \"Missing arguments\"\r\n"),
         (b"a RESERVE x \"y\"\r\n", "a BAD \"Missing arguments\"\r\n"),
-        (b"a ACTIVATE \"x\" \"y\"\r\n", "a BAD \"Missing arguments\"\r\n"),
+        (
+            b"a ACTIVATE \"x\" \"y\"\r\n",
+            "a BAD \"Missing arguments\"\r\n",
+        ),
         (b"a AUTHENTICATE\r\n", "a BAD \"Missing arguments\"\r\n"),
         (b"a COMPRESS\r\n", "a BAD \"Missing arguments\"\r\n"),
-        (b"a RESERVE {3+}\r\na\0b {1+}\r\nx\r\n", "a BAD \"Missing arguments\"\r\n"),
+        (
+            b"a RESERVE {3+}\r\na\0b {1+}\r\nx\r\n",
+            "a BAD \"Missing arguments\"\r\n",
+        ),
         (b"b FIND user.bob\r\n", "b BAD \"Extra arguments\"\r\n"),
         (b"a RESERVE \"x\" y\r\n", "a BAD \"Extra arguments\"\r\n"),
         (b"a NOOP junk\r\n", "a BAD \"Extra arguments\"\r\n"),
@@ -619,17 +649,32 @@ fn malformed_commands_get_cyrus_texts() {
         (b"a LIST \r\n", "a BAD \"Extra arguments\"\r\n"),
         (b"a LIST \"x\"\"y\"\r\n", "a BAD \"Extra arguments\"\r\n"),
         (b"a AUTHENTICATE PLAIN\r\n", "a BAD \"Extra arguments\"\r\n"),
-        (b"a AUTHENTICATE \"PLAIN\" xyz\r\n", "a BAD \"Extra arguments\"\r\n"),
+        (
+            b"a AUTHENTICATE \"PLAIN\" xyz\r\n",
+            "a BAD \"Extra arguments\"\r\n",
+        ),
         (b"a FIND {3+}\r\na\0b\r\n", "a BAD \"Extra arguments\"\r\n"),
         (b"a FIND {3}\nabc\r\n", "a BAD \"Extra arguments\"\r\n"),
         (b"a FIND \"abc\r\n", "a BAD \"Extra arguments\"\r\n"),
-        (b"a FIND \"x\"\r\nb NOOP\r\n", "a BAD \"Extra arguments\"\r\n"),
+        (
+            b"a FIND \"x\"\r\nb NOOP\r\n",
+            "a BAD \"Extra arguments\"\r\n",
+        ),
         (h31.as_bytes(), "u BAD \"Extra arguments\"\r\n"),
         (b"d UPDATE \"\"\r\n", "d BAD \"Badly formed arguments\"\r\n"),
         (b"d UPDATE foo\r\n", "d BAD \"Badly formed arguments\"\r\n"),
-        (b"d UPDATE \"a\" \r\n", "d BAD \"Badly formed arguments\"\r\n"),
-        (b"d UPDATE {2+}\r\n\0a\r\n", "d BAD \"Badly formed arguments\"\r\n"),
-        (b"a FIND \"\xff\"\r\n", "a BAD \"Badly formed arguments\"\r\n"),
+        (
+            b"d UPDATE \"a\" \r\n",
+            "d BAD \"Badly formed arguments\"\r\n",
+        ),
+        (
+            b"d UPDATE {2+}\r\n\0a\r\n",
+            "d BAD \"Badly formed arguments\"\r\n",
+        ),
+        (
+            b"a FIND \"\xff\"\r\n",
+            "a BAD \"Badly formed arguments\"\r\n",
+        ),
     ];
     for (input, want) in cases {
         let err = Command::parse(input).expect_err(&String::from_utf8_lossy(input));
@@ -665,7 +710,12 @@ fn login_gate_follows_cyrus_dispatch() {
     ];
     for (input, want) in cases {
         let err = Command::parse(input).unwrap_err();
-        assert_eq!(err.requires_login(), *want, "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            err.requires_login(),
+            *want,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
     for (input, want) in [
         (&b"a NOOP\r\n"[..], true),
@@ -731,7 +781,10 @@ fn well_formed_variants() {
     ] {
         assert_eq!(auth(empty), ("PLAIN".into(), Some(String::new())));
     }
-    assert_eq!(auth(b"a AUTHENTICATE \"GSSAPI\"\r\n"), ("GSSAPI".into(), None));
+    assert_eq!(
+        auth(b"a AUTHENTICATE \"GSSAPI\"\r\n"),
+        ("GSSAPI".into(), None)
+    );
     // We send the empty initial response as a string, which Cyrus servers accept.
     let c = Command::new(
         Tag::authenticate(),
@@ -749,8 +802,13 @@ fn well_formed_variants() {
         b"A01 AUTHENTICATE \"PLAIN\" \"=\"\r\n"
     );
     assert_eq!(
-        Command::new(Tag::compress(), CommandBody::Compress { alg: "DEFLATE".into() })
-            .to_bytes(StringForm::Literal),
+        Command::new(
+            Tag::compress(),
+            CommandBody::Compress {
+                alg: "DEFLATE".into()
+            }
+        )
+        .to_bytes(StringForm::Literal),
         b"Z01 COMPRESS \"DEFLATE\"\r\n"
     );
     assert_eq!(
@@ -763,7 +821,9 @@ fn well_formed_variants() {
 fn sync_literal_asks_for_continuation() {
     let got = commands_at_every_split(b"X0 FIND {8}\r\nuser.bob\r\n");
     assert_eq!(got[0], Inbound::Continue { len: 8 });
-    assert!(matches!(&got[1], Inbound::Command(c) if c.body == CommandBody::Find { mailbox: "user.bob".into() }));
+    assert!(
+        matches!(&got[1], Inbound::Command(c) if c.body == CommandBody::Find { mailbox: "user.bob".into() })
+    );
     assert_eq!(CONTINUATION, b"+ go ahead\r\n");
 }
 
@@ -771,45 +831,147 @@ fn sync_literal_asks_for_continuation() {
 fn server_texts_are_exact() {
     let t = || tag("t");
     let cases: Vec<(Response, &str)> = vec![
-        (Response::reply(t(), texts::AUTHENTICATED), "t OK \"Authenticated\""),
+        (
+            Response::reply(t(), texts::AUTHENTICATED),
+            "t OK \"Authenticated\"",
+        ),
         (Response::reply(t(), texts::DONE), "t OK \"done\""),
-        (Response::reply(t(), texts::SEARCH_COMPLETED), "t OK \"Search completed\""),
-        (Response::reply(t(), texts::LIST_COMPLETE), "t OK \"list complete\""),
-        (Response::reply(t(), texts::STREAMING_STARTS), "t OK \"streaming starts\""),
+        (
+            Response::reply(t(), texts::SEARCH_COMPLETED),
+            "t OK \"Search completed\"",
+        ),
+        (
+            Response::reply(t(), texts::LIST_COMPLETE),
+            "t OK \"list complete\"",
+        ),
+        (
+            Response::reply(t(), texts::STREAMING_STARTS),
+            "t OK \"streaming starts\"",
+        ),
         (Response::reply(t(), texts::NOOP_DONE), "t OK \"Noop done\""),
         (Response::reply(t(), texts::BYE_BYE), "t OK \"bye-bye\""),
-        (Response::reply(t(), texts::BEGIN_TLS), "t OK Begin TLS negotiation now"),
-        (Response::compress_active(t(), "DEFLATE"), "t OK DEFLATE active"),
-        (Response::reply(t(), texts::MAILBOX_EXISTS), "t NO \"mailbox already exists\""),
-        (Response::reply(t(), texts::MAILBOX_NOT_ACTIVE), "t NO \"mailbox not currently active\""),
-        (Response::reply(t(), texts::MAILBOX_UNKNOWN), "t NO \"mailbox doesn't exist\""),
-        (Response::reply(t(), texts::SASL_ERROR), "t NO \"SASL Error\""),
-        (Response::reply(t(), texts::AUTHENTICATION_FAILURE), "t NO \"authentication failure\""),
-        (Response::reply(t(), texts::CLIENT_CANCELED), "t NO Client canceled authentication"),
-        (Response::sasl_read_error(t(), &SaslError::NotBase64), "t NO Error reading client response: response is not base64"),
-        (Response::reply(t(), texts::TLS_INIT_ERROR), "t NO Error initializing TLS"),
-        (Response::compress_via_tls(t(), "zlib"), "t NO zlib active via TLS"),
-        (Response::unknown_compress(t(), "LZ4"), "t NO Unknown COMPRESS algorithm: LZ4"),
-        (Response::compress_init_error(t(), "DEFLATE"), "t NO Error initializing DEFLATE (incompatible zlib version)"),
-        (Response::reply(t(), texts::UNRECOGNIZED), "t BAD \"Unrecognized command\""),
-        (Response::reply(t(), texts::EXTRA_ARGUMENTS), "t BAD \"Extra arguments\""),
-        (Response::reply(t(), texts::BADLY_FORMED), "t BAD \"Badly formed arguments\""),
-        (Response::reply(t(), texts::MISSING_ARGUMENTS), "t BAD \"Missing arguments\""),
-        (Response::reply(t(), texts::NOT_WHEN_STREAMING), "t BAD \"not legal when streaming\""),
-        (Response::reply(t(), texts::READ_ONLY), "t BAD \"read-only session\""),
-        (Response::reply(t(), texts::LOGIN_FIRST), "t BAD \"Please login first\""),
-        (Response::reply(t(), texts::NULL_COMMAND), "t BAD \"Null command\""),
-        (Response::reply(t(), texts::ALREADY_AUTHENTICATED), "t BAD \"already authenticated\""),
-        (Response::reply(t(), texts::STARTTLS_AFTER_AUTH), "t BAD Can't Starttls after authentication"),
-        (Response::reply(t(), texts::STARTTLS_AFTER_COMPRESS), "t BAD Can't Starttls after Compress"),
-        (Response::reply(t(), texts::STARTTLS_TWICE), "t BAD Already did a successful Starttls"),
-        (Response::reply(t(), texts::COMPRESS_TWICE), "t BAD DEFLATE active via COMPRESS"),
+        (
+            Response::reply(t(), texts::BEGIN_TLS),
+            "t OK Begin TLS negotiation now",
+        ),
+        (
+            Response::compress_active(t(), "DEFLATE"),
+            "t OK DEFLATE active",
+        ),
+        (
+            Response::reply(t(), texts::MAILBOX_EXISTS),
+            "t NO \"mailbox already exists\"",
+        ),
+        (
+            Response::reply(t(), texts::MAILBOX_NOT_ACTIVE),
+            "t NO \"mailbox not currently active\"",
+        ),
+        (
+            Response::reply(t(), texts::MAILBOX_UNKNOWN),
+            "t NO \"mailbox doesn't exist\"",
+        ),
+        (
+            Response::reply(t(), texts::SASL_ERROR),
+            "t NO \"SASL Error\"",
+        ),
+        (
+            Response::reply(t(), texts::AUTHENTICATION_FAILURE),
+            "t NO \"authentication failure\"",
+        ),
+        (
+            Response::reply(t(), texts::CLIENT_CANCELED),
+            "t NO Client canceled authentication",
+        ),
+        (
+            Response::sasl_read_error(t(), &SaslError::NotBase64),
+            "t NO Error reading client response: response is not base64",
+        ),
+        (
+            Response::reply(t(), texts::TLS_INIT_ERROR),
+            "t NO Error initializing TLS",
+        ),
+        (
+            Response::compress_via_tls(t(), "zlib"),
+            "t NO zlib active via TLS",
+        ),
+        (
+            Response::unknown_compress(t(), "LZ4"),
+            "t NO Unknown COMPRESS algorithm: LZ4",
+        ),
+        (
+            Response::compress_init_error(t(), "DEFLATE"),
+            "t NO Error initializing DEFLATE (incompatible zlib version)",
+        ),
+        (
+            Response::reply(t(), texts::UNRECOGNIZED),
+            "t BAD \"Unrecognized command\"",
+        ),
+        (
+            Response::reply(t(), texts::EXTRA_ARGUMENTS),
+            "t BAD \"Extra arguments\"",
+        ),
+        (
+            Response::reply(t(), texts::BADLY_FORMED),
+            "t BAD \"Badly formed arguments\"",
+        ),
+        (
+            Response::reply(t(), texts::MISSING_ARGUMENTS),
+            "t BAD \"Missing arguments\"",
+        ),
+        (
+            Response::reply(t(), texts::NOT_WHEN_STREAMING),
+            "t BAD \"not legal when streaming\"",
+        ),
+        (
+            Response::reply(t(), texts::READ_ONLY),
+            "t BAD \"read-only session\"",
+        ),
+        (
+            Response::reply(t(), texts::LOGIN_FIRST),
+            "t BAD \"Please login first\"",
+        ),
+        (
+            Response::reply(t(), texts::NULL_COMMAND),
+            "t BAD \"Null command\"",
+        ),
+        (
+            Response::reply(t(), texts::ALREADY_AUTHENTICATED),
+            "t BAD \"already authenticated\"",
+        ),
+        (
+            Response::reply(t(), texts::STARTTLS_AFTER_AUTH),
+            "t BAD Can't Starttls after authentication",
+        ),
+        (
+            Response::reply(t(), texts::STARTTLS_AFTER_COMPRESS),
+            "t BAD Can't Starttls after Compress",
+        ),
+        (
+            Response::reply(t(), texts::STARTTLS_TWICE),
+            "t BAD Already did a successful Starttls",
+        ),
+        (
+            Response::reply(t(), texts::COMPRESS_TWICE),
+            "t BAD DEFLATE active via COMPRESS",
+        ),
         (Response::need_command(), "* BAD \"Need command\""),
-        (Response::bye(texts::SERVER_UNABLE), "* BYE \"Server Unable\""),
-        (Response::bye(texts::NO_LONGER_READY), "* BYE \"no longer ready for connections\""),
-        (Response::bye(texts::IDLE_TOO_LONG), "* BYE \"idle for too long\""),
+        (
+            Response::bye(texts::SERVER_UNABLE),
+            "* BYE \"Server Unable\"",
+        ),
+        (
+            Response::bye(texts::NO_LONGER_READY),
+            "* BYE \"no longer ready for connections\"",
+        ),
+        (
+            Response::bye(texts::IDLE_TOO_LONG),
+            "* BYE \"idle for too long\"",
+        ),
         (Response::Challenge(String::new()), ""),
-        (Response::Challenge("PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+".into()), "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"),
+        (
+            Response::Challenge("PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+".into()),
+            "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+",
+        ),
     ];
     for (r, want) in cases {
         let wire = r.to_bytes(StringForm::Literal);
@@ -819,7 +981,11 @@ fn server_texts_are_exact() {
     }
     assert_eq!(
         texts::SERVER_UNABLE_WIRE,
-        [&Response::bye(texts::SERVER_UNABLE).to_bytes(StringForm::Literal)[..], b"\0"].concat()
+        [
+            &Response::bye(texts::SERVER_UNABLE).to_bytes(StringForm::Literal)[..],
+            b"\0"
+        ]
+        .concat()
     );
 }
 
@@ -827,29 +993,62 @@ fn server_texts_are_exact() {
 fn records_in_compatibility_mode_are_quoted() {
     let r = Response::record(tag("U01"), MailboxRecord::active("user.bob", BE1, BOB_ACL));
     let q = r.to_bytes(StringForm::Quoted);
-    assert_eq!(q, b"U01 MAILBOX \"user.bob\" \"be1.example.org!default\" \"bob\tlrswipkxtecdan\t\"\r\n");
+    assert_eq!(
+        q,
+        b"U01 MAILBOX \"user.bob\" \"be1.example.org!default\" \"bob\tlrswipkxtecdan\t\"\r\n"
+    );
     assert_eq!(Response::decode(&q).unwrap(), r);
     let d = Response::delete(tag("U01"), "a\"b\\c").to_bytes(StringForm::Quoted);
     assert_eq!(d, b"U01 DELETE \"a\\\"b\\\\c\"\r\n");
     // Sync literals from a server are read too.
     let s = Response::decode(b"X1 RESERVE {3}\r\nabc \"be1!p\"\r\n").unwrap();
-    assert_eq!(s, Response::record(tag("X1"), MailboxRecord::reserved("abc", "be1!p")));
+    assert_eq!(
+        s,
+        Response::record(tag("X1"), MailboxRecord::reserved("abc", "be1!p"))
+    );
 }
 
 #[test]
 fn malformed_server_lines_are_protocol_errors() {
     for (input, want) in [
-        (&b"X1 MAILBOX user.bob \"l\" \"a\"\r\n"[..], ResponseError::Malformed { keyword: "MAILBOX" }),
-        (b"X1 MAILBOX \"n\" \"l\"\r\n", ResponseError::Malformed { keyword: "MAILBOX" }),
-        (b"X1 RESERVE \"n\" \"l\" \"x\"\r\n", ResponseError::Malformed { keyword: "RESERVE" }),
-        (b"X1 DELETE\r\n", ResponseError::Malformed { keyword: "DELETE" }),
-        (b"X1 FROB \"x\"\r\n", ResponseError::UnknownKeyword { keyword: "FROB".into() }),
+        (
+            &b"X1 MAILBOX user.bob \"l\" \"a\"\r\n"[..],
+            ResponseError::Malformed { keyword: "MAILBOX" },
+        ),
+        (
+            b"X1 MAILBOX \"n\" \"l\"\r\n",
+            ResponseError::Malformed { keyword: "MAILBOX" },
+        ),
+        (
+            b"X1 RESERVE \"n\" \"l\" \"x\"\r\n",
+            ResponseError::Malformed { keyword: "RESERVE" },
+        ),
+        (
+            b"X1 DELETE\r\n",
+            ResponseError::Malformed { keyword: "DELETE" },
+        ),
+        (
+            b"X1 FROB \"x\"\r\n",
+            ResponseError::UnknownKeyword {
+                keyword: "FROB".into(),
+            },
+        ),
         (b"X1\tOK\r\n", ResponseError::NoTag),
-        (b"a b c\r\n", ResponseError::UnknownKeyword { keyword: "b".into() }),
+        (
+            b"a b c\r\n",
+            ResponseError::UnknownKeyword {
+                keyword: "b".into(),
+            },
+        ),
         (b"*\r\n", ResponseError::NoTag),
         (b"X1 OK(\r\n", ResponseError::Malformed { keyword: "OK" }),
     ] {
-        assert_eq!(Response::decode(input), Err(want), "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            Response::decode(input),
+            Err(want),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
     // A bare text keeps exactly what was sent.
     let r = Response::decode(b"X1 NO  \"odd\" text\r\n").unwrap();
@@ -892,7 +1091,10 @@ fn banner_reading_is_lenient() {
             text: "Server Unable".into()
         })
     );
-    assert_eq!(Banner::decode(b"* AUTH \"PLAIN\"\r\n"), Err(ResponseError::Incomplete));
+    assert_eq!(
+        Banner::decode(b"* AUTH \"PLAIN\"\r\n"),
+        Err(ResponseError::Incomplete)
+    );
     let cyrus = Banner::cyrus(
         vec!["PLAIN".into()],
         true,
@@ -914,21 +1116,33 @@ fn banner_reading_is_lenient() {
 #[test]
 fn sasl_lines() {
     assert_eq!(SaslResponse::parse(b"*\r\n"), Ok(SaslResponse::Cancel));
-    assert_eq!(SaslResponse::parse(b"\r\n"), Ok(SaslResponse::Data(String::new())));
+    assert_eq!(
+        SaslResponse::parse(b"\r\n"),
+        Ok(SaslResponse::Data(String::new()))
+    );
     assert_eq!(
         SaslResponse::parse(b"AG11cGR1c2VyAHNlY3JldA==\n"),
         Ok(SaslResponse::Data("AG11cGR1c2VyAHNlY3JldA==".into()))
     );
     assert_eq!(SaslResponse::parse(b"a b\r\n"), Err(SaslError::NotBase64));
-    assert_eq!(SaslResponse::parse(b"a\r\nb\r\n"), Err(SaslError::NotBase64));
+    assert_eq!(
+        SaslResponse::parse(b"a\r\nb\r\n"),
+        Err(SaslError::NotBase64)
+    );
     let mut r = CommandReader::default();
     r.enqueue(b"dGVzdA==\r\n*\r\nA02 NOOP\r\n");
-    assert_eq!(r.next_sasl(), Some(Ok(SaslResponse::Data("dGVzdA==".into()))));
+    assert_eq!(
+        r.next_sasl(),
+        Some(Ok(SaslResponse::Data("dGVzdA==".into())))
+    );
     assert_eq!(r.next_sasl(), Some(Ok(SaslResponse::Cancel)));
     assert!(matches!(r.next(), Some(Inbound::Command(_))));
     assert_eq!(r.next(), None);
     // Server side: an empty challenge line and a base64 one.
-    assert_eq!(Response::decode(b"\r\n"), Ok(Response::Challenge(String::new())));
+    assert_eq!(
+        Response::decode(b"\r\n"),
+        Ok(Response::Challenge(String::new()))
+    );
     let mut out = Vec::new();
     SaslResponse::Cancel.encode(&mut out);
     assert_eq!(out, b"*\r\n");
@@ -942,7 +1156,9 @@ fn a_literal_announced_at_one_gigabyte_is_refused_without_allocation() {
     // Non-synchronising: refused at once, tag recovered, connection to be dropped.
     let mut r = CommandReader::default();
     r.enqueue(b"X0 RESERVE {1073741824+}\r\n");
-    let Some(Inbound::Bad(e)) = r.next() else { panic!() };
+    let Some(Inbound::Bad(e)) = r.next() else {
+        panic!()
+    };
     assert_eq!(e.tag, Some(Tag::request(0)));
     assert!(e.is_fatal());
     assert!(matches!(e.kind, BadCommand::TooBig { .. }));
@@ -989,7 +1205,9 @@ fn long_lines_are_refused() {
     input.extend(std::iter::repeat_n(b'a', 100));
     input.extend_from_slice(b"\"\r\nX8 NOOP\r\n");
     r.enqueue(&input);
-    let Some(Inbound::Bad(e)) = r.next() else { panic!() };
+    let Some(Inbound::Bad(e)) = r.next() else {
+        panic!()
+    };
     assert_eq!(e.tag, Some(Tag::request(7)));
     assert!(e.is_fatal());
     assert!(matches!(r.next(), Some(Inbound::Command(c)) if c.tag == Tag::request(8)));
@@ -998,7 +1216,9 @@ fn long_lines_are_refused() {
         max_string: 4,
         ..Limits::default()
     };
-    assert!(Command::parse_with(b"a FIND \"abcdef\"\r\n", &small).unwrap_err().is_fatal());
+    assert!(Command::parse_with(b"a FIND \"abcdef\"\r\n", &small)
+        .unwrap_err()
+        .is_fatal());
     assert!(Response::decode_with(b"a DELETE \"abcdef\"\r\n", &small).is_err());
     assert_eq!(
         SaslResponse::parse_with(b"abcdefgh\r\n", &small),
@@ -1068,7 +1288,8 @@ fn arb_form() -> impl Strategy<Value = StringForm> {
 }
 
 fn arb_text() -> impl Strategy<Value = Text> {
-    ("[^\\x00]{0,30}", any::<bool>()).prop_map(|(s, q)| if q { Text::quoted(s) } else { Text::bare(s) })
+    ("[^\\x00]{0,30}", any::<bool>())
+        .prop_map(|(s, q)| if q { Text::quoted(s) } else { Text::bare(s) })
 }
 
 fn arb_response() -> impl Strategy<Value = Response> {
@@ -1084,23 +1305,32 @@ fn arb_response() -> impl Strategy<Value = Response> {
         Just(ServerRole::Master),
         "[a-z0-9.:]{0,20}".prop_map(|upstream| ServerRole::Slave { upstream }),
     ];
-    let info = ("[^\\x00\r\n]{0,20}", "[^\\x00\r\n]{0,20}", "[^\\x00\r\n]{0,20}", role).prop_map(
-        |(server_name, product, version, role)| ServerInfo {
+    let info = (
+        "[^\\x00\r\n]{0,20}",
+        "[^\\x00\r\n]{0,20}",
+        "[^\\x00\r\n]{0,20}",
+        role,
+    )
+        .prop_map(|(server_name, product, version, role)| ServerInfo {
             server_name,
             product,
             version,
             role,
-        },
-    );
+        });
     let mechs = proptest::collection::vec("[A-Z0-9_-]{1,10}", 0..4);
     prop_oneof![
-        (arb_tag(), status, arb_text())
-            .prop_map(|(tag, status, text)| Response::Status { tag, status, text }),
+        (arb_tag(), status, arb_text()).prop_map(|(tag, status, text)| Response::Status {
+            tag,
+            status,
+            text
+        }),
         (arb_tag(), record).prop_map(|(tag, record)| Response::Record { tag, record }),
         arb_text().prop_map(Response::Bye),
         arb_text().prop_map(Response::UntaggedBad),
         "[A-Za-z0-9+/=]{0,40}".prop_map(Response::Challenge),
-        mechs.clone().prop_map(|m| Response::Banner(BannerLine::Auth(m))),
+        mechs
+            .clone()
+            .prop_map(|m| Response::Banner(BannerLine::Auth(m))),
         mechs.prop_map(|m| Response::Banner(BannerLine::Compress(m))),
         Just(Response::Banner(BannerLine::Starttls)),
         Just(Response::Banner(BannerLine::PartialUpdate)),
