@@ -1632,7 +1632,8 @@ fn any_body() -> impl Strategy<Value = CommandBody> {
         (
             any_atom(),
             proptest::option::of(
-                "([A-Za-z0-9+/]{4}){0,4}([A-Za-z0-9+/]{2}==)?".prop_map(|s| Secret::new(s.into_bytes()))
+                "([A-Za-z0-9+/]{4}){0,4}([A-Za-z0-9+/]{2}==)?"
+                    .prop_map(|s| Secret::new(s.into_bytes()))
             )
         )
             .prop_map(|(mechanism, initial_response)| B::Authenticate {
