@@ -1,7 +1,7 @@
 //! The command table: every command the shell knows, and how its words are read
 //! (reference §6.2, §6.3).
 //!
-//! One declarative table ([`command_table!`] below) gives each command its canonical name,
+//! One declarative table (the `command_table!` invocation below) gives each command its canonical name,
 //! cyradm's aliases, its options, its positional arguments, a usage line, help and examples;
 //! the [`CommandId`] enum is generated from the same table, so adding a command (cyradm's or
 //! one of the murder's own) is one entry. [`parse_invocation`] resolves the words of a command
@@ -969,7 +969,11 @@ fn classify(spec: &'static CommandSpec, word: &str) -> Result<OptWord, UsageErro
         return Err(unknown());
     }
     // An exact spelling wins even when it is also a prefix of another option.
-    if let Some(o) = spec.options.iter().find(|o| o.spellings().any(|s| s == short)) {
+    if let Some(o) = spec
+        .options
+        .iter()
+        .find(|o| o.spellings().any(|s| s == short))
+    {
         return Ok(OptWord::Opt(o));
     }
     let matches: Vec<&'static OptionSpec> = spec
@@ -1200,7 +1204,9 @@ pub enum ArgError {
     #[error("identifier {0} has no rights after it")]
     UnpairedIdentifier(String),
     /// A quota resource name that is none of the four Cyrus knows.
-    #[error("{0}: not a quota resource (use STORAGE, MESSAGE, X-ANNOTATION-STORAGE or X-NUM-FOLDERS)")]
+    #[error(
+        "{0}: not a quota resource (use STORAGE, MESSAGE, X-ANNOTATION-STORAGE or X-NUM-FOLDERS)"
+    )]
     BadQuotaResource(String),
     /// A quota value that is not a whole number or `none`.
     #[error("{resource}: {value}: not a number (a quota value is a whole number or none)")]
@@ -1336,8 +1342,12 @@ pub enum QuotaResource {
 }
 
 /// The resource names, for completion.
-pub const QUOTA_RESOURCE_NAMES: [&str; 4] =
-    ["STORAGE", "MESSAGE", "X-ANNOTATION-STORAGE", "X-NUM-FOLDERS"];
+pub const QUOTA_RESOURCE_NAMES: [&str; 4] = [
+    "STORAGE",
+    "MESSAGE",
+    "X-ANNOTATION-STORAGE",
+    "X-NUM-FOLDERS",
+];
 
 impl QuotaResource {
     /// The name on the wire.
@@ -1577,7 +1587,8 @@ pub const SERVER_ENTRIES: [(&str, &str); 6] = [
 ];
 
 /// The keys of [`SERVER_ENTRIES`], for completion.
-pub const SERVER_ENTRY_NAMES: [&str; 6] = ["motd", "comment", "admin", "shutdown", "expire", "squat"];
+pub const SERVER_ENTRY_NAMES: [&str; 6] =
+    ["motd", "comment", "admin", "shutdown", "expire", "squat"];
 
 fn mailbox_entry(name: &str) -> Option<&'static EntryName> {
     MAILBOX_ENTRIES.iter().find(|e| e.short == name)
@@ -1594,12 +1605,11 @@ pub fn setmetadata_entry(name: &str, private: bool) -> Result<String, ArgError> 
     let path = match mailbox_entry(name) {
         Some(e) => e.metadata.to_string(),
         None if name.starts_with('/') => name.to_string(),
-        None => {
-            return Err(ArgError::UnknownEntry {
-                name: name.to_string(),
-                expected: "comment, expire, news2mail, pop3showafter, sharedseen, sieve, specialuse, squat",
-            })
-        }
+        None => return Err(ArgError::UnknownEntry {
+            name: name.to_string(),
+            expected:
+                "comment, expire, news2mail, pop3showafter, sharedseen, sieve, specialuse, squat",
+        }),
     };
     if private {
         let shared = path
@@ -1667,7 +1677,10 @@ fn arg(inv: &Invocation, i: usize, what: &'static str) -> Result<String, ArgErro
     })
 }
 
-fn location(arg: &str, parse: fn(&str) -> Result<Location, NameError>) -> Result<Location, ArgError> {
+fn location(
+    arg: &str,
+    parse: fn(&str) -> Result<Location, NameError>,
+) -> Result<Location, ArgError> {
     parse(arg).map_err(|source| ArgError::BadLocation {
         arg: arg.to_string(),
         source,
@@ -1766,17 +1779,16 @@ pub fn xfer_request(inv: &Invocation) -> Result<XferRequest, ArgError> {
                 command: inv.command,
             })
         }
-        (_, Some(p)) => Location::new(dest.server(), Some(p)).map_err(|source| {
-            ArgError::BadLocation {
+        (_, Some(p)) => {
+            Location::new(dest.server(), Some(p)).map_err(|source| ArgError::BadLocation {
                 arg: p.to_string(),
                 source,
-            }
-        })?,
+            })?
+        }
         (_, None) => dest,
     };
     Ok(XferRequest { mailbox, location })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -1797,7 +1809,10 @@ mod tests {
         (CommandId::Authenticate, &["authenticate", "auth", "login"]),
         (CommandId::Chdir, &["chdir", "cd"]),
         (CommandId::CreateMailbox, &["createmailbox", "create", "cm"]),
-        (CommandId::DeleteAclMailbox, &["deleteaclmailbox", "deleteacl", "dam"]),
+        (
+            CommandId::DeleteAclMailbox,
+            &["deleteaclmailbox", "deleteacl", "dam"],
+        ),
         (CommandId::DeleteMailbox, &["deletemailbox", "delete", "dm"]),
         (CommandId::Disconnect, &["disconnect", "disc"]),
         (CommandId::Exit, &["exit", "quit"]),
@@ -1810,9 +1825,15 @@ mod tests {
         (CommandId::ListQuotaRoot, &["listquotaroot", "lqr", "lqm"]),
         (CommandId::MboxCfg, &["mboxcfg", "mboxconfig"]),
         (CommandId::Reconstruct, &["reconstruct"]),
-        (CommandId::RenameMailbox, &["renamemailbox", "rename", "renm"]),
+        (
+            CommandId::RenameMailbox,
+            &["renamemailbox", "rename", "renm"],
+        ),
         (CommandId::Server, &["server", "servername", "connect"]),
-        (CommandId::SetAclMailbox, &["setaclmailbox", "setacl", "sam"]),
+        (
+            CommandId::SetAclMailbox,
+            &["setaclmailbox", "setacl", "sam"],
+        ),
         (CommandId::SetInfo, &["setinfo"]),
         (CommandId::SetMetadata, &["setmetadata", "setmd"]),
         (CommandId::SetQuota, &["setquota", "sq"]),
@@ -1919,7 +1940,10 @@ mod tests {
                         let short: Vec<&str> = words.iter().take(min).copied().collect();
                         assert_eq!(
                             err(&short),
-                            UsageError::WrongArgCount { command: spec.id, given: min - 1 }
+                            UsageError::WrongArgCount {
+                                command: spec.id,
+                                given: min - 1
+                            }
                         );
                     }
                     if let Some(max) = max {
@@ -1927,7 +1951,10 @@ mod tests {
                         long.extend(std::iter::repeat_n("x", max + 1));
                         assert_eq!(
                             err(&long),
-                            UsageError::WrongArgCount { command: spec.id, given: max + 1 },
+                            UsageError::WrongArgCount {
+                                command: spec.id,
+                                given: max + 1
+                            },
                             "{name}"
                         );
                     }
@@ -1940,7 +1967,10 @@ mod tests {
                     if args.len() == 2 {
                         long.push("x");
                     }
-                    assert!(matches!(err(&long), UsageError::WrongArgCount { .. }), "{long:?}");
+                    assert!(
+                        matches!(err(&long), UsageError::WrongArgCount { .. }),
+                        "{long:?}"
+                    );
                 }
             }
         }
@@ -1974,7 +2004,10 @@ mod tests {
         ];
         for (words, want) in table {
             let e = err(words);
-            assert!(matches!(e, UsageError::WrongArgCount { .. }), "{words:?}: {e:?}");
+            assert!(
+                matches!(e, UsageError::WrongArgCount { .. }),
+                "{words:?}: {e:?}"
+            );
             assert_eq!(e.to_string(), *want, "{words:?}");
             assert_eq!(e.usage_line().as_deref(), Some(*want));
         }
@@ -1986,10 +2019,22 @@ mod tests {
         assert_eq!(i.command, CommandId::CreateMailbox);
         assert_eq!(i.value("partition"), Some("default"));
         assert_eq!(i.args, ["user.a"]);
-        assert_eq!(inv(&["cm", "-part", "p", "x"]).value("partition"), Some("p"));
-        assert_eq!(inv(&["cm", "-partition", "p", "x"]).value("partition"), Some("p"));
-        assert_eq!(inv(&["cm", "--partition", "p", "x"]).value("partition"), Some("p"));
-        assert_eq!(inv(&["cm", "-sp", "\\Sent", "x"]).value("specialuse"), Some("\\Sent"));
+        assert_eq!(
+            inv(&["cm", "-part", "p", "x"]).value("partition"),
+            Some("p")
+        );
+        assert_eq!(
+            inv(&["cm", "-partition", "p", "x"]).value("partition"),
+            Some("p")
+        );
+        assert_eq!(
+            inv(&["cm", "--partition", "p", "x"]).value("partition"),
+            Some("p")
+        );
+        assert_eq!(
+            inv(&["cm", "-sp", "\\Sent", "x"]).value("specialuse"),
+            Some("\\Sent")
+        );
         // GNU style must be spelled in full.
         assert_eq!(
             err(&["cm", "--part", "p", "x"]),
@@ -2020,7 +2065,10 @@ mod tests {
         assert!(inv(&["auth", "-notls", "bob"]).flag("notls"));
         assert_eq!(inv(&["auth", "-notls", "bob"]).args, ["bob"]);
         // A repeated option keeps its last value.
-        assert_eq!(inv(&["cm", "-p", "a", "-p", "b", "x"]).value("partition"), Some("b"));
+        assert_eq!(
+            inv(&["cm", "-p", "a", "-p", "b", "x"]).value("partition"),
+            Some("b")
+        );
     }
 
     #[test]
@@ -2042,10 +2090,19 @@ mod tests {
             err(&["auth", "-ca", "x"]),
             UsageError::AmbiguousOption { candidates, .. } if candidates == ["cafile", "capath"]
         ));
-        assert!(matches!(err(&["lm", "-s"]), UsageError::AmbiguousOption { .. }));
-        assert!(matches!(err(&["cm", "-"]), UsageError::UnknownOption { .. }));
+        assert!(matches!(
+            err(&["lm", "-s"]),
+            UsageError::AmbiguousOption { .. }
+        ));
+        assert!(matches!(
+            err(&["cm", "-"]),
+            UsageError::UnknownOption { .. }
+        ));
         // Unambiguous prefixes of the same options work.
-        assert_eq!(inv(&["auth", "-me", "PLAIN"]).value("mechanisms"), Some("PLAIN"));
+        assert_eq!(
+            inv(&["auth", "-me", "PLAIN"]).value("mechanisms"),
+            Some("PLAIN")
+        );
         assert_eq!(inv(&["auth", "-mi", "0"]).value("minssf"), Some("0"));
         assert_eq!(inv(&["auth", "-caf", "f"]).value("cafile"), Some("f"));
     }
@@ -2053,7 +2110,10 @@ mod tests {
     #[test]
     fn unknown_options_and_missing_values() {
         let e = err(&["lq", "-x", "user.a"]);
-        assert_eq!(e.to_string(), "listquota: unknown option -x\nusage: listquota root");
+        assert_eq!(
+            e.to_string(),
+            "listquota: unknown option -x\nusage: listquota root"
+        );
         assert_eq!(
             err(&["cm", "--partition"]),
             UsageError::MissingValue {
@@ -2066,7 +2126,10 @@ mod tests {
             "createmailbox: option -partition needs a value\nusage: createmailbox [--partition partition] [--specialuse specialuse] mailbox [partition]"
         );
         // exit with a negative number looks like an option, as in cyradm.
-        assert!(matches!(err(&["exit", "-1"]), UsageError::UnknownOption { .. }));
+        assert!(matches!(
+            err(&["exit", "-1"]),
+            UsageError::UnknownOption { .. }
+        ));
     }
 
     #[test]
@@ -2104,11 +2167,21 @@ mod tests {
         use ArgKind::*;
         assert_eq!(
             kinds,
-            [Some(Mailbox), Some(Identifier), Some(Rights), Some(Identifier), Some(Rights), Some(Identifier)]
+            [
+                Some(Mailbox),
+                Some(Identifier),
+                Some(Rights),
+                Some(Identifier),
+                Some(Rights),
+                Some(Identifier)
+            ]
         );
         assert_eq!(CommandId::ListQuota.spec().arg_kind(1), None);
         assert_eq!(CommandId::Help.spec().arg_kind(5), Some(Command));
-        assert_eq!(CommandId::DeleteAclMailbox.spec().arg_kind(4), Some(Identifier));
+        assert_eq!(
+            CommandId::DeleteAclMailbox.spec().arg_kind(4),
+            Some(Identifier)
+        );
     }
 
     // ---- typed arguments ----
@@ -2171,8 +2244,15 @@ mod tests {
         assert_eq!(q.change, QuotaChange::RemoveAll);
         assert_eq!(q.cyradm_notice().as_deref(), Some("remove quota"));
         let q = parse_setquota(&[
-            "user.a", "storage", "10", "MESSAGE", "none", "x-annotation-storage", "5",
-            "X-NUM-FOLDERS", "7",
+            "user.a",
+            "storage",
+            "10",
+            "MESSAGE",
+            "none",
+            "x-annotation-storage",
+            "5",
+            "X-NUM-FOLDERS",
+            "7",
         ])
         .unwrap();
         assert_eq!(
@@ -2209,9 +2289,14 @@ mod tests {
             parse_setquota(&["user.a", "STORAGE", "1", "MESSAGE"]),
             Err(ArgError::Missing { .. })
         ));
-        assert!(matches!(parse_setquota::<&str>(&[]), Err(ArgError::Missing { .. })));
+        assert!(matches!(
+            parse_setquota::<&str>(&[]),
+            Err(ArgError::Missing { .. })
+        ));
         assert_eq!(
-            parse_setquota(&["user.a", "STORAGE", "x"]).unwrap_err().to_string(),
+            parse_setquota(&["user.a", "STORAGE", "x"])
+                .unwrap_err()
+                .to_string(),
             "STORAGE: x: not a number (a quota value is a whole number or none)"
         );
     }
@@ -2220,22 +2305,58 @@ mod tests {
     fn metadata_entry_names() {
         assert_eq!(getmetadata_entry("comment"), "/private/comment");
         assert_eq!(getmetadata_entry("specialuse"), "/private/specialuse");
-        assert_eq!(getmetadata_entry("expire"), "/shared/vendor/cmu/cyrus-imapd/expire");
+        assert_eq!(
+            getmetadata_entry("expire"),
+            "/shared/vendor/cmu/cyrus-imapd/expire"
+        );
         assert_eq!(getmetadata_entry("/shared/x"), "/shared/x");
-        assert_eq!(setmetadata_entry("squat", false).unwrap(), "/shared/vendor/cmu/cyrus-imapd/squat");
-        assert_eq!(setmetadata_entry("squat", true).unwrap(), "/private/vendor/cmu/cyrus-imapd/squat");
-        assert_eq!(setmetadata_entry("comment", true).unwrap(), "/private/comment");
+        assert_eq!(
+            setmetadata_entry("squat", false).unwrap(),
+            "/shared/vendor/cmu/cyrus-imapd/squat"
+        );
+        assert_eq!(
+            setmetadata_entry("squat", true).unwrap(),
+            "/private/vendor/cmu/cyrus-imapd/squat"
+        );
+        assert_eq!(
+            setmetadata_entry("comment", true).unwrap(),
+            "/private/comment"
+        );
         assert_eq!(setmetadata_entry("/SHARED/x", true).unwrap(), "/private/x");
-        assert_eq!(setmetadata_entry("/shared/comment", false).unwrap(), "/shared/comment");
-        assert!(matches!(setmetadata_entry("colour", false), Err(ArgError::UnknownEntry { .. })));
+        assert_eq!(
+            setmetadata_entry("/shared/comment", false).unwrap(),
+            "/shared/comment"
+        );
+        assert!(matches!(
+            setmetadata_entry("colour", false),
+            Err(ArgError::UnknownEntry { .. })
+        ));
         assert_eq!(mboxcfg_entry("comment", false).unwrap(), "/shared/comment");
         assert_eq!(mboxcfg_entry("comment", true).unwrap(), "/private/comment");
-        assert_eq!(mboxcfg_entry("sieve", false).unwrap(), "/shared/vendor/cmu/cyrus-imapd/sieve");
-        assert_eq!(mboxcfg_entry("news2mail", false).unwrap(), "/shared/vendor/cmu/cyrus-imapd/news2mail");
-        assert_eq!(mboxcfg_entry("pop3showafter", false).unwrap(), "/shared/vendor/cmu/cyrus-imapd/pop3showafter");
-        assert_eq!(mboxcfg_entry("sharedseen", false).unwrap(), "/shared/vendor/cmu/cyrus-imapd/sharedseen");
-        assert_eq!(mboxcfg_entry("/vendor/x", false).unwrap(), "/shared/vendor/x");
-        assert!(matches!(mboxcfg_entry("specialuse", false), Err(ArgError::UnknownEntry { .. })));
+        assert_eq!(
+            mboxcfg_entry("sieve", false).unwrap(),
+            "/shared/vendor/cmu/cyrus-imapd/sieve"
+        );
+        assert_eq!(
+            mboxcfg_entry("news2mail", false).unwrap(),
+            "/shared/vendor/cmu/cyrus-imapd/news2mail"
+        );
+        assert_eq!(
+            mboxcfg_entry("pop3showafter", false).unwrap(),
+            "/shared/vendor/cmu/cyrus-imapd/pop3showafter"
+        );
+        assert_eq!(
+            mboxcfg_entry("sharedseen", false).unwrap(),
+            "/shared/vendor/cmu/cyrus-imapd/sharedseen"
+        );
+        assert_eq!(
+            mboxcfg_entry("/vendor/x", false).unwrap(),
+            "/shared/vendor/x"
+        );
+        assert!(matches!(
+            mboxcfg_entry("specialuse", false),
+            Err(ArgError::UnknownEntry { .. })
+        ));
         for name in MAILBOX_ENTRY_NAMES {
             assert_eq!(mailbox_entry(name).map(|e| e.short), Some(name));
             assert!(setmetadata_entry(name, false).is_ok());
@@ -2262,7 +2383,10 @@ mod tests {
             assert_eq!(setinfo_entry(key).unwrap(), path);
         }
         assert_eq!(SERVER_ENTRY_NAMES.len(), SERVER_ENTRIES.len());
-        assert!(matches!(setinfo_entry("banner"), Err(ArgError::UnknownEntry { .. })));
+        assert!(matches!(
+            setinfo_entry("banner"),
+            Err(ArgError::UnknownEntry { .. })
+        ));
     }
 
     #[test]
@@ -2270,7 +2394,10 @@ mod tests {
         let loc = |w: &[&str]| create_location(&inv(w));
         assert_eq!(loc(&["cm", "user.a"]), Ok(None));
         let l = loc(&["cm", "user.a", "backend1!default"]).unwrap().unwrap();
-        assert_eq!((l.server(), l.partition()), (Some("backend1"), Some("default")));
+        assert_eq!(
+            (l.server(), l.partition()),
+            (Some("backend1"), Some("default"))
+        );
         let l = loc(&["cm", "-p", "p2", "user.a"]).unwrap().unwrap();
         assert_eq!((l.server(), l.partition()), (None, Some("p2")));
         assert!(matches!(
@@ -2293,7 +2420,10 @@ mod tests {
         let r = req(&["rename", "user.bob", "user.bob", "backend1!default"]).unwrap();
         assert_eq!((r.old.as_str(), r.new.as_str()), ("user.bob", "user.bob"));
         let l = r.location.unwrap();
-        assert_eq!((l.server(), l.partition()), (Some("backend1"), Some("default")));
+        assert_eq!(
+            (l.server(), l.partition()),
+            (Some("backend1"), Some("default"))
+        );
         // The seed's form: newname!server.
         let r = req(&["rename", "user.x", "user.x!backend2"]).unwrap();
         assert_eq!(r.new, "user.x");
@@ -2331,7 +2461,10 @@ mod tests {
         let req = |w: &[&str]| xfer_request(&inv(w));
         let x = req(&["xfer", "user.bob", "backend2"]).unwrap();
         assert_eq!(x.mailbox, "user.bob");
-        assert_eq!((x.location.server(), x.location.partition()), (Some("backend2"), None));
+        assert_eq!(
+            (x.location.server(), x.location.partition()),
+            (Some("backend2"), None)
+        );
         let x = req(&["xfer", "user.bob", "backend2", "p1"]).unwrap();
         assert_eq!(x.location.partition(), Some("p1"));
         let x = req(&["xfer", "-p", "p1", "user.bob", "backend2"]).unwrap();
@@ -2357,15 +2490,33 @@ mod tests {
 
     #[test]
     fn completes_command_names_and_aliases() {
-        assert_eq!(complete(&[], "li"), ["listacl", "listaclmailbox", "listmailbox", "listquota", "listquotaroot"]);
-        assert_eq!(complete(&[], "dele"), ["delete", "deleteacl", "deleteaclmailbox", "deletemailbox"]);
+        assert_eq!(
+            complete(&[], "li"),
+            [
+                "listacl",
+                "listaclmailbox",
+                "listmailbox",
+                "listquota",
+                "listquotaroot"
+            ]
+        );
+        assert_eq!(
+            complete(&[], "dele"),
+            ["delete", "deleteacl", "deleteaclmailbox", "deletemailbox"]
+        );
         assert_eq!(complete(&[], "xf"), ["xfer", "xfermailbox"]);
         assert_eq!(complete(&[], "zz"), Vec::<String>::new());
         let all = complete(&[], "");
         assert!(all.contains(&"?".to_string()) && all.contains(&"sq".to_string()));
-        assert_eq!(all.len(), all_commands().map(|c| c.names().count()).sum::<usize>());
+        assert_eq!(
+            all.len(),
+            all_commands().map(|c| c.names().count()).sum::<usize>()
+        );
         // help takes command names.
-        assert_eq!(complete(&["help"], "ren"), ["rename", "renamemailbox", "renm"]);
+        assert_eq!(
+            complete(&["help"], "ren"),
+            ["rename", "renamemailbox", "renm"]
+        );
         assert_eq!(complete(&["help", "cm"], "ver"), ["ver", "version"]);
     }
 
@@ -2374,7 +2525,10 @@ mod tests {
         assert_eq!(complete(&["cm"], "-"), ["-partition", "-specialuse"]);
         assert_eq!(complete(&["cm"], "--p"), ["--partition"]);
         assert_eq!(complete(&["auth"], "-ca"), ["-cadir", "-cafile", "-capath"]);
-        assert_eq!(complete(&["lm", "-sub"], "-s"), ["-specialuse", "-subscribed"]);
+        assert_eq!(
+            complete(&["lm", "-sub"], "-s"),
+            ["-specialuse", "-subscribed"]
+        );
         // Not after a positional, nor after "--", nor for commands without options.
         assert_eq!(complete(&["cm", "user.a"], "-"), Vec::<String>::new());
         assert_eq!(complete(&["cm", "--"], "-"), Vec::<String>::new());
@@ -2389,13 +2543,22 @@ mod tests {
     #[test]
     fn completes_keywords_of_typed_arguments() {
         assert_eq!(complete(&["sam", "user.a", "bob"], "a"), ["all", "append"]);
-        assert_eq!(complete(&["sam", "user.a", "bob", "read", "carol"], "w"), ["write"]);
+        assert_eq!(
+            complete(&["sam", "user.a", "bob", "read", "carol"], "w"),
+            ["write"]
+        );
         assert_eq!(complete(&["sam", "user.a"], "a"), Vec::<String>::new());
-        assert_eq!(complete(&["sq", "user.a"], "X-"), ["X-ANNOTATION-STORAGE", "X-NUM-FOLDERS"]);
+        assert_eq!(
+            complete(&["sq", "user.a"], "X-"),
+            ["X-ANNOTATION-STORAGE", "X-NUM-FOLDERS"]
+        );
         assert_eq!(complete(&["setinfo"], "s"), ["shutdown", "squat"]);
         assert_eq!(complete(&["setmd", "-p", "user.a"], "sp"), ["specialuse"]);
         assert_eq!(complete(&["mboxcfg", "user.a"], "sp"), Vec::<String>::new());
-        assert_eq!(complete(&["getmd", "user.a", "expire"], "s"), ["sharedseen", "sieve", "specialuse", "squat"]);
+        assert_eq!(
+            complete(&["getmd", "user.a", "expire"], "s"),
+            ["sharedseen", "sieve", "specialuse", "squat"]
+        );
     }
 
     #[test]
@@ -2404,23 +2567,38 @@ mod tests {
         assert_eq!(completion_context::<&str>(&[]), Command);
         assert_eq!(
             completion_context(&["cm"]),
-            OptionOrArg { command: CommandId::CreateMailbox, index: 0 }
+            OptionOrArg {
+                command: CommandId::CreateMailbox,
+                index: 0
+            }
         );
         assert_eq!(
             completion_context(&["cm", "-p"]),
-            OptionValue { command: CommandId::CreateMailbox, option: "partition" }
+            OptionValue {
+                command: CommandId::CreateMailbox,
+                option: "partition"
+            }
         );
         assert_eq!(
             completion_context(&["cm", "-p", "x"]),
-            OptionOrArg { command: CommandId::CreateMailbox, index: 0 }
+            OptionOrArg {
+                command: CommandId::CreateMailbox,
+                index: 0
+            }
         );
         assert_eq!(
             completion_context(&["cm", "-p", "x", "user.a"]),
-            Arg { command: CommandId::CreateMailbox, index: 1 }
+            Arg {
+                command: CommandId::CreateMailbox,
+                index: 1
+            }
         );
         assert_eq!(
             completion_context(&["renm", "--", "a"]),
-            Arg { command: CommandId::RenameMailbox, index: 1 }
+            Arg {
+                command: CommandId::RenameMailbox,
+                index: 1
+            }
         );
         assert_eq!(completion_context(&["nope"]), Unknown);
     }
@@ -2430,7 +2608,7 @@ mod tests {
         fn resolver_never_panics(words in proptest::collection::vec("-{0,2}[a-z?]{0,8}", 0..8)) {
             let _ = parse_invocation(&words);
             if let Some((last, prefix)) = words.split_last() {
-                let _ = completion_candidates(&prefix.to_vec(), last);
+                let _ = completion_candidates(prefix, last);
             }
         }
 

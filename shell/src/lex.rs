@@ -155,7 +155,9 @@ pub enum LexError {
         count: usize,
     },
     /// `>&X` where X is neither a descriptor number nor `-`.
-    #[error("redirection at {at}: `&{target}' is not a file descriptor (use a number, or - to close)")]
+    #[error(
+        "redirection at {at}: `&{target}' is not a file descriptor (use a number, or - to close)"
+    )]
     BadDupTarget {
         /// What followed `&`.
         target: String,
@@ -310,7 +312,8 @@ impl fmt::Display for CommandLine {
 pub fn quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word.chars().all(|c| {
-            c.is_ascii_alphanumeric() || matches!(c, '%' | '*' | '+' | ',' | '-' | '.' | '/')
+            c.is_ascii_alphanumeric()
+                || matches!(c, '%' | '*' | '+' | ',' | '-' | '.' | '/')
                 || matches!(c, ':' | '=' | '@' | '^' | '_' | '~' | '!' | '?' | '[' | ']')
         });
     if plain {
@@ -827,12 +830,16 @@ mod tests {
             ("lm;;  ;lm;", &[&["lm"], &["lm"]]),
             ("lm\nlq user.x\n\n", &[&["lm"], &["lq", "user.x"]]),
             ("lm \\\n user.*", &[&["lm", "user.*"]]),
+            ("lm\r\nlq x\r\n", &[&["lm"], &["lq", "x"]]),
             ("cm 'a\nb'", &[&["cm", "a\nb"]]),
             ("# comment\nlm", &[&["lm"]]),
             ("lm # trailing comment", &[&["lm"]]),
             ("cm a#b", &[&["cm", "a#b"]]),
             ("cm user.bob.&AOQ-", &[&["cm", "user.bob.&AOQ-"]]),
-            ("sam user.% anyone +p", &[&["sam", "user.%", "anyone", "+p"]]),
+            (
+                "sam user.% anyone +p",
+                &[&["sam", "user.%", "anyone", "+p"]],
+            ),
             ("cm a|b", &[&["cm", "a|b"]]),
             ("cm 2", &[&["cm", "2"]]),
             ("cm 2 >f", &[&["cm", "2"]]),
@@ -885,17 +892,17 @@ mod tests {
             ("lm 2>&-", &["lm"], vec![Redirect::Close { fd: 2 }]),
             ("lm >&-", &["lm"], vec![Redirect::Close { fd: 1 }]),
             ("lm >>&2", &["lm"], vec![Redirect::Dup { fd: 1, source: 2 }]),
-            (
-                ">out lm x",
-                &["lm", "x"],
-                vec![wr(1, "out", false)],
-            ),
+            (">out lm x", &["lm", "x"], vec![wr(1, "out", false)]),
             (
                 "lm >out 2>&1 pattern",
                 &["lm", "pattern"],
                 vec![wr(1, "out", false), Redirect::Dup { fd: 2, source: 1 }],
             ),
-            ("lm >a>b", &["lm"], vec![wr(1, "a", false), wr(1, "b", false)]),
+            (
+                "lm >a>b",
+                &["lm"],
+                vec![wr(1, "a", false), wr(1, "b", false)],
+            ),
             ("lm >$USER.txt", &["lm"], vec![wr(1, "cyrus.txt", false)]),
             ("lm >\"$SP\"", &["lm"], vec![wr(1, "  a b  ", false)]),
             ("lm >&$D", &["lm"], vec![Redirect::Dup { fd: 1, source: 2 }]),
@@ -1046,7 +1053,10 @@ mod tests {
         assert_eq!(t("a b c d"), too(LimitKind::Words, 3));
         assert_eq!(t("a b >c d"), too(LimitKind::Words, 3));
         assert_eq!(t("a;b;c"), too(LimitKind::Commands, 2));
-        assert_eq!(t("$USER $USER $USER;$USER $USER"), too(LimitKind::Output, 20));
+        assert_eq!(
+            t("$USER $USER $USER;$USER $USER"),
+            too(LimitKind::Output, 20)
+        );
         assert!(t("abcde b c").is_ok());
     }
 
