@@ -1804,6 +1804,13 @@ mod tests {
         parse_invocation(words).expect_err(&format!("{words:?} should fail"))
     }
 
+    /// Our own murder commands are left out: they are checked where they are added.
+    fn cyradm_count() -> usize {
+        all_commands()
+            .filter(|c| c.origin == Origin::Cyradm)
+            .count()
+    }
+
     /// The brief's list of every command and alias (reference §6.3).
     const EXPECTED: &[(CommandId, &[&str])] = &[
         (CommandId::Authenticate, &["authenticate", "auth", "login"]),
@@ -1845,7 +1852,7 @@ mod tests {
 
     #[test]
     fn every_command_and_alias_resolves() {
-        assert_eq!(EXPECTED.len(), CommandId::ALL.len());
+        assert_eq!(EXPECTED.len(), cyradm_count());
         for (id, names) in EXPECTED {
             let spec = id.spec();
             assert_eq!(spec.id, *id);
@@ -1927,7 +1934,7 @@ mod tests {
             ("version", &[]),
             ("xfermailbox", &["user.a", "be2"]),
         ];
-        assert_eq!(valid.len(), CommandId::ALL.len());
+        assert_eq!(valid.len(), cyradm_count());
         for (name, args) in valid {
             let spec = lookup(name).unwrap();
             let mut words = vec![*name];
