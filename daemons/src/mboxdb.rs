@@ -367,6 +367,9 @@ fn take_str(b: &mut &[u8]) -> Option<String> {
 pub struct MailboxDb {
     env: Env<WithoutTls>,
     db: Database<Bytes, Bytes>,
+    /// Small facts about the database itself (when a slave last synced, from where), kept
+    /// apart so that they never show up as mailboxes.
+    meta: Database<Bytes, Bytes>,
     path: PathBuf,
 }
 
@@ -403,10 +406,12 @@ impl MailboxDb {
         let db = env
             .create_database(&mut wtxn, Some("mailboxes"))
             .map_err(lmdb)?;
+        let meta = env.create_database(&mut wtxn, Some("meta")).map_err(lmdb)?;
         wtxn.commit().map_err(lmdb)?;
         Ok(MailboxDb {
             env,
             db,
+            meta,
             path: path.to_owned(),
         })
     }
@@ -421,6 +426,25 @@ impl MailboxDb {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// Reads a meta value.
+    pub fn get_meta(&self, key: &str) -> Result<Option<String>, DbError> {
+        let rtxn = self.env.read_txn().map_err(|e| self.err(e))?;
+        Ok(self
+            .meta
+            .get(&rtxn, key.as_bytes())
+            .map_err(|e| self.err(e))?
+            .map(|v| String::from_utf8_lossy(v).into_owned()))
+    }
+
+    /// Writes a meta value durably.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), DbError> {
+        let mut txn = self.env.write_txn().map_err(|e| self.err(e))?;
+        self.meta
+            .put(&mut txn, key.as_bytes(), value.as_bytes())
+            .map_err(|e| self.err(e))?;
+        txn.commit().map_err(|e| self.err(e))
     }
 
     /// Looks one mailbox up by internal name.
