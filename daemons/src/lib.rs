@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 pub mod conf;
+pub mod master;
 pub mod mboxdb;
 pub mod mupdate;
 pub mod net;
