@@ -306,7 +306,8 @@ struct Loaded {
     plan: Plan,
 }
 
-fn load(options: &Options, bin_dir: &Path) -> Result<Loaded, MasterError> {
+/// `initial`: at start-up (a reload runs no START entries, so it does not report them).
+fn load(options: &Options, bin_dir: &Path, initial: bool) -> Result<Loaded, MasterError> {
     let imapd = crate::conf::load(&options.imapd_conf, Some("master"))?;
     let configdir = crate::conf::configdirectory(&imapd, &options.imapd_conf)?;
     let log_dir = configdir.join(status::LOG_DIR);
@@ -326,7 +327,7 @@ fn load(options: &Options, bin_dir: &Path) -> Result<Loaded, MasterError> {
     }
     let resolver = Resolver::new(bin_dir, &options.imapd_conf, options.verbose);
     let plan = plan::plan(&conf, &resolver);
-    for skipped in &plan.skipped {
+    for skipped in plan.skipped.iter().filter(|s| initial || !s.is_start()) {
         warn!("{skipped}; skipping it");
     }
     Ok(Loaded { configdir, plan })
@@ -344,7 +345,7 @@ impl Supervisor {
                 .map(Path::to_path_buf)
                 .unwrap_or_default(),
         };
-        let loaded = load(&options, &bin_dir)?;
+        let loaded = load(&options, &bin_dir, true)?;
         let root = CancellationToken::new();
         for spec in &loaded.plan.start {
             let what = format!("{} {}", spec.kind, spec.name);
@@ -427,7 +428,7 @@ impl Supervisor {
     /// changed ones, leaves the others running, and replaces the event list. START entries
     /// are not run again. On error nothing changes.
     pub async fn reload(&self) -> Result<ReloadSummary, MasterError> {
-        let loaded = load(&self.options, &self.bin_dir)?;
+        let loaded = load(&self.options, &self.bin_dir, false)?;
         let mut summary = ReloadSummary::default();
         let wanted: Vec<ChildSpec> = loaded.plan.long_lived().cloned().collect();
         let mut children = self.children.lock().await;

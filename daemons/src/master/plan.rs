@@ -107,6 +107,19 @@ pub enum PlanError {
     },
 }
 
+impl PlanError {
+    /// Whether the entry skipped is a START entry.
+    pub fn is_start(&self) -> bool {
+        let kind = match self {
+            PlanError::ProgramNotFound { kind, .. }
+            | PlanError::UnknownPort { kind, .. }
+            | PlanError::UnsupportedProto { kind, .. }
+            | PlanError::BadCron { kind, .. } => *kind,
+        };
+        kind == EntryKind::Start
+    }
+}
+
 fn show_paths(paths: &[PathBuf]) -> String {
     paths
         .iter()
