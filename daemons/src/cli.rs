@@ -18,6 +18,9 @@ pub struct DaemonArgs {
     /// Address to listen on: HOST:PORT or PORT.
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<String>,
+    /// UNIX socket to listen on instead (LMTP's local socket).
+    #[arg(long, value_name = "PATH")]
+    pub listen_unix: Option<PathBuf>,
     /// Most connections served at once (cyrus.conf's maxchild).
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
