@@ -25,14 +25,19 @@ impl Store {
             what: "annotation entry",
             value: entry.to_owned(),
         };
-        let rest = match (entry.strip_prefix("/shared/"), entry.strip_prefix("/private/")) {
+        let rest = match (
+            entry.strip_prefix("/shared/"),
+            entry.strip_prefix("/private/"),
+        ) {
             (Some(r), None) if user.is_none() => r,
             (None, Some(r)) if user.is_some() => r,
             _ => return Err(bad()),
         };
         if rest.is_empty()
             || entry.len() > self.options.max_entry_len
-            || entry.bytes().any(|b| b < b' ' || b == 0x7f || b == b'*' || b == b'%')
+            || entry
+                .bytes()
+                .any(|b| b < b' ' || b == 0x7f || b == b'*' || b == b'%')
             || entry.contains("//")
             || entry.ends_with('/')
         {

@@ -75,7 +75,10 @@ pub(crate) fn write_temp(dir: &Path, bytes: &[u8]) -> io::Result<(PathBuf, Guid)
     ensure_dir(dir)?;
     let path = temp_path(dir);
     let res = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
         f.write_all(bytes)?;
         f.sync_all()
     })();
@@ -98,7 +101,10 @@ pub(crate) fn stream_temp(
     ensure_dir(dir)?;
     let path = temp_path(dir);
     let res = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
         let mut hasher = sha1::Sha1::new();
         let mut left = len;
         let mut buf = vec![0u8; 64 * 1024];
@@ -132,7 +138,10 @@ pub(crate) fn link_temp(src: &Path, dir: &Path) -> io::Result<PathBuf> {
         Err(_) => {
             let res = (|| {
                 let mut from = File::open(src)?;
-                let mut to = OpenOptions::new().write(true).create_new(true).open(&path)?;
+                let mut to = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)?;
                 io::copy(&mut from, &mut to)?;
                 to.sync_all()
             })();

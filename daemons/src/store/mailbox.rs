@@ -215,9 +215,11 @@ impl Store {
             .get(txn, id.as_str().as_bytes())
             .map_err(|e| self.lmdb(e))?
         {
-            Some(b) => Meta::decode(b).map(Some).ok_or_else(|| StoreError::Corrupt {
-                what: format!("metadata of mailbox {id}"),
-            }),
+            Some(b) => Meta::decode(b)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: format!("metadata of mailbox {id}"),
+                }),
             None => Ok(None),
         }
     }
@@ -251,9 +253,11 @@ impl Store {
             .get(txn, &index_key(id, uid))
             .map_err(|e| self.lmdb(e))?
         {
-            Some(b) => Record::decode(b).map(Some).ok_or_else(|| StoreError::Corrupt {
-                what: format!("record {uid} of mailbox {id}"),
-            }),
+            Some(b) => Record::decode(b)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: format!("record {uid} of mailbox {id}"),
+                }),
             None => Ok(None),
         }
     }
@@ -351,45 +355,55 @@ impl Store {
     /// Deletes a mailbox: its index, expunge history, everyone's seen state for it, its
     /// annotations and its files, and releases its quota usage. Whether it existed.
     pub fn delete_mailbox(&self, id: &MailboxId) -> Result<bool, StoreError> {
-        let dir = self.write(|txn| {
-            let Some(meta) = self.meta_in(txn, id)? else {
-                return Ok(None);
-            };
-            let d = self.dbs();
-            let p = prefix(id.as_str());
-            self.delete_prefix(txn, d.index, &p)?;
-            self.delete_prefix(txn, d.vanished, &p)?;
-            for k in self.keys_with_prefix(txn, d.seen_by_mailbox, &p)? {
-                let user = k.get(p.len()..).unwrap_or_default();
-                let mut seen_key = user.to_vec();
-                seen_key.push(0);
-                seen_key.extend_from_slice(id.as_str().as_bytes());
-                d.seen.delete(txn, &seen_key).map_err(|e| self.lmdb(e))?;
-                d.seen_by_mailbox.delete(txn, &k).map_err(|e| self.lmdb(e))?;
-            }
-            self.delete_prefix(txn, d.annot, &p)?;
-            self.charge(
-                txn,
-                meta.quota_root.as_deref(),
-                -(i128::from(meta.size)),
-                -i128::from(meta.exists),
-                -1,
-                -(i128::from(meta.annot_bytes)),
-            )?;
-            d.mailboxes
-                .delete(txn, id.as_str().as_bytes())
-                .map_err(|e| self.lmdb(e))?;
-            Ok(Some(self.dir_of(&meta.partition, id).ok()))
-        })?;
-        match dir {
+        match self.write(|txn| self.delete_mailbox_in(txn, id))? {
             None => Ok(false),
-            Some(dir) => {
-                if let Some(dir) = dir {
+            Some((meta, _)) => {
+                if let Ok(dir) = self.dir_of(&meta.partition, id) {
                     remove_dir(&dir);
                 }
                 Ok(true)
             }
         }
+    }
+
+    /// Removes everything the database holds about a mailbox; returns its last metadata and
+    /// UIDs so the caller can remove the files after the commit.
+    pub(crate) fn delete_mailbox_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        id: &MailboxId,
+    ) -> Result<Option<(Meta, Vec<u32>)>, StoreError> {
+        let Some(meta) = self.meta_in(txn, id)? else {
+            return Ok(None);
+        };
+        let uids = self.records_in(txn, id)?.iter().map(|r| r.uid).collect();
+        let d = self.dbs();
+        let p = prefix(id.as_str());
+        self.delete_prefix(txn, d.index, &p)?;
+        self.delete_prefix(txn, d.vanished, &p)?;
+        for k in self.keys_with_prefix(txn, d.seen_by_mailbox, &p)? {
+            let user = k.get(p.len()..).unwrap_or_default();
+            let mut seen_key = user.to_vec();
+            seen_key.push(0);
+            seen_key.extend_from_slice(id.as_str().as_bytes());
+            d.seen.delete(txn, &seen_key).map_err(|e| self.lmdb(e))?;
+            d.seen_by_mailbox
+                .delete(txn, &k)
+                .map_err(|e| self.lmdb(e))?;
+        }
+        self.delete_prefix(txn, d.annot, &p)?;
+        self.charge(
+            txn,
+            meta.quota_root.as_deref(),
+            -(i128::from(meta.size)),
+            -i128::from(meta.exists),
+            -1,
+            -(i128::from(meta.annot_bytes)),
+        )?;
+        d.mailboxes
+            .delete(txn, id.as_str().as_bytes())
+            .map_err(|e| self.lmdb(e))?;
+        Ok(Some((meta, uids)))
     }
 
     /// A mailbox's state (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, counts, size, keywords).
@@ -765,7 +779,10 @@ impl Store {
             };
             let m = *modseq.get_or_insert_with(|| meta.bump_modseq());
             let key = index_key(id, uid);
-            self.dbs().index.delete(txn, &key).map_err(|e| self.lmdb(e))?;
+            self.dbs()
+                .index
+                .delete(txn, &key)
+                .map_err(|e| self.lmdb(e))?;
             self.dbs()
                 .vanished
                 .put(txn, &key, &m.to_le_bytes())

@@ -75,7 +75,7 @@ use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 
 pub use mailbox::{FlagUpdate, GcReport, NewMessage};
 pub use types::{
-    Annotation, Flags, FlagMode, Guid, InternalDate, Keyword, MailboxId, MailboxState, Quota,
+    Annotation, FlagMode, Flags, Guid, InternalDate, Keyword, MailboxId, MailboxState, Quota,
     QuotaLimits, QuotaResource, QuotaUsage, Record, SeenState, SystemFlags, UidSet,
     MAX_KEYWORD_LEN, MAX_MAILBOX_ID_LEN,
 };

@@ -15,22 +15,20 @@ fn apply(v: u64, d: i128) -> u64 {
 }
 
 impl Store {
-    fn quota_in(
-        &self,
-        txn: &heed::RoTxn<'_>,
-        root: &str,
-    ) -> Result<Option<Quota>, StoreError> {
+    fn quota_in(&self, txn: &heed::RoTxn<'_>, root: &str) -> Result<Option<Quota>, StoreError> {
         match self
             .dbs()
             .quota
             .get(txn, root.as_bytes())
             .map_err(|e| self.lmdb(e))?
         {
-            Some(b) => Quota::decode(root.to_owned(), b)
-                .map(Some)
-                .ok_or_else(|| StoreError::Corrupt {
-                    what: format!("quota root {root:?}"),
-                }),
+            Some(b) => {
+                Quota::decode(root.to_owned(), b)
+                    .map(Some)
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: format!("quota root {root:?}"),
+                    })
+            }
             None => Ok(None),
         }
     }
@@ -158,12 +156,9 @@ impl Store {
         for item in self.dbs().quota.iter(&txn).map_err(|e| self.lmdb(e))? {
             let (k, v) = item.map_err(|e| self.lmdb(e))?;
             let root = String::from_utf8_lossy(k).into_owned();
-            out.push(
-                Quota::decode(root.clone(), v)
-                    .ok_or(StoreError::Corrupt {
-                        what: format!("quota root {root:?}"),
-                    })?,
-            );
+            out.push(Quota::decode(root.clone(), v).ok_or(StoreError::Corrupt {
+                what: format!("quota root {root:?}"),
+            })?);
         }
         Ok(out)
     }

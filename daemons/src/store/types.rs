@@ -143,7 +143,9 @@ impl Keyword {
     /// Checks a keyword: 1 to [`MAX_KEYWORD_LEN`] atom characters, not starting with `\`.
     pub fn new(s: &str) -> Result<Self, StoreError> {
         let atom = |b: u8| {
-            b > b' ' && b < 0x7f && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+            b > b' '
+                && b < 0x7f
+                && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
         };
         if !s.is_empty() && s.len() <= MAX_KEYWORD_LEN && s.bytes().all(atom) {
             Ok(Keyword(s.to_owned()))
@@ -482,7 +484,13 @@ impl UidSet {
         let parts: Vec<String> = self
             .0
             .iter()
-            .map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}:{b}") })
+            .map(|&(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}:{b}")
+                }
+            })
             .collect();
         parts.join(",")
     }

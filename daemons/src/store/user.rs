@@ -148,7 +148,11 @@ impl Store {
 
     /// The lowest unseen UID (for `OK [UNSEEN n]`), by the same rule as
     /// [`Store::unseen_count`].
-    pub fn first_unseen(&self, id: &MailboxId, user: Option<&str>) -> Result<Option<u32>, StoreError> {
+    pub fn first_unseen(
+        &self,
+        id: &MailboxId,
+        user: Option<&str>,
+    ) -> Result<Option<u32>, StoreError> {
         let txn = self.read()?;
         self.meta(&txn, id)?;
         let seen = match user {
@@ -429,7 +433,9 @@ impl Store {
             {
                 return Err(StoreError::ScriptExists(new.to_owned()));
             }
-            d.sieve.delete(txn, &key2(user, old)).map_err(|e| self.lmdb(e))?;
+            d.sieve
+                .delete(txn, &key2(user, old))
+                .map_err(|e| self.lmdb(e))?;
             d.sieve
                 .put(txn, &key2(user, new), &body)
                 .map_err(|e| self.lmdb(e))?;

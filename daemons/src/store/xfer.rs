@@ -214,7 +214,8 @@ impl Store {
                 let frame_len = len + 8 + idb.len() as u64;
                 out.put(&[b'F']).map_err(stream_io)?;
                 out.put(&frame_len.to_le_bytes()).map_err(stream_io)?;
-                out.put(&(idb.len() as u32).to_le_bytes()).map_err(stream_io)?;
+                out.put(&(idb.len() as u32).to_le_bytes())
+                    .map_err(stream_io)?;
                 out.put(idb).map_err(stream_io)?;
                 out.put(&r.uid.to_le_bytes()).map_err(stream_io)?;
                 let mut buf = vec![0u8; 64 * 1024];
@@ -227,12 +228,17 @@ impl Store {
                         });
                     }
                     let n = n.min(usize::try_from(left).unwrap_or(n));
-                    out.put(buf.get(..n).unwrap_or_default()).map_err(stream_io)?;
+                    out.put(buf.get(..n).unwrap_or_default())
+                        .map_err(stream_io)?;
                     left -= n as u64;
                 }
                 sum.messages += 1;
             }
-            for item in d.vanished.prefix_iter(&txn, &prefix(id.as_str())).map_err(lm)? {
+            for item in d
+                .vanished
+                .prefix_iter(&txn, &prefix(id.as_str()))
+                .map_err(lm)?
+            {
                 let (k, v) = item.map_err(lm)?;
                 let uid = k
                     .get(k.len().saturating_sub(4)..)
@@ -283,7 +289,8 @@ impl Store {
                 out.frame(b'S', &e.finish()).map_err(stream_io)?;
             }
             for name in self.subscriptions_in(&txn, user)? {
-                out.frame(b'B', name.as_str().as_bytes()).map_err(stream_io)?;
+                out.frame(b'B', name.as_str().as_bytes())
+                    .map_err(stream_io)?;
             }
             let active = d.sieve_active.get(&txn, user.as_bytes()).map_err(lm)?;
             for item in d.sieve.prefix_iter(&txn, &p).map_err(lm)? {
@@ -552,7 +559,18 @@ impl Store {
             };
             if stale {
                 tracing::warn!(mailbox = %m.id, "replacing a stale copy of an imported mailbox");
-                self.delete_mailbox(&m.id)?;
+                if let Some((old, uids)) = self.write(|txn| self.delete_mailbox_in(txn, &m.id))? {
+                    let old_dir = self.dir_of(&old.partition, &m.id)?;
+                    if old.partition == m.meta.partition {
+                        // The directory holds this import's temporaries: remove only the
+                        // stale messages.
+                        files::remove_all(
+                            uids.into_iter().map(|u| files::message_path(&old_dir, u)),
+                        );
+                    } else {
+                        super::mailbox::remove_dir(&old_dir);
+                    }
+                }
             }
         }
         let mut unlink = Vec::new();
@@ -588,7 +606,8 @@ impl Store {
                     if let Some((tmp, _, _)) = inc.files.remove(&(m.id.clone(), r.uid)) {
                         let dst = files::message_path(&dir, r.uid);
                         if let Err(source) = std::fs::rename(&tmp, &dst) {
-                            inc.files.insert((m.id.clone(), r.uid), (tmp, r.guid, r.size));
+                            inc.files
+                                .insert((m.id.clone(), r.uid), (tmp, r.guid, r.size));
                             return Err(StoreError::Io { path: dst, source });
                         }
                     }
@@ -601,7 +620,9 @@ impl Store {
                         source,
                     })?;
                 }
-                for (_, entry, user, value) in inc.annots.iter().filter(|a| a.0.as_ref() == Some(&m.id)) {
+                for (_, entry, user, value) in
+                    inc.annots.iter().filter(|a| a.0.as_ref() == Some(&m.id))
+                {
                     let mut k = key2(m.id.as_str(), entry);
                     k.push(0);
                     k.extend_from_slice(user.as_deref().unwrap_or("").as_bytes());
