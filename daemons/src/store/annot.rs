@@ -134,13 +134,22 @@ impl Store {
         entry_prefix: &str,
     ) -> Result<Vec<Annotation>, StoreError> {
         let txn = self.read()?;
+        self.annotations_in(&txn, mailbox, entry_prefix)
+    }
+
+    pub(crate) fn annotations_in(
+        &self,
+        txn: &heed::RoTxn<'_>,
+        mailbox: Option<&MailboxId>,
+        entry_prefix: &str,
+    ) -> Result<Vec<Annotation>, StoreError> {
         let scope = mailbox.map(MailboxId::as_str).unwrap_or("");
         let p = super::key2(scope, entry_prefix);
         let mut out = Vec::new();
         for item in self
             .dbs()
             .annot
-            .prefix_iter(&txn, &p)
+            .prefix_iter(txn, &p)
             .map_err(|e| self.lmdb(e))?
         {
             let (k, v) = item.map_err(|e| self.lmdb(e))?;

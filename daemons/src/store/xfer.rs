@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use super::codec::{Dec, Enc};
 use super::mailbox::{index_key, Meta};
-use super::types::{Guid, QuotaLimits, Record, SeenState};
+use super::types::{Annotation, Guid, QuotaLimits, Record, SeenState};
 use super::{files, key2, prefix, MailboxId, Store, StoreError};
 
 /// The first bytes of a transfer stream.
@@ -134,7 +134,7 @@ struct Incoming {
     seen: Vec<(MailboxId, SeenState)>,
     subs: Vec<InternalName>,
     quotas: Vec<(String, QuotaLimits)>,
-    annots: Vec<(Option<MailboxId>, String, Option<String>, Vec<u8>)>,
+    annots: Vec<(Option<MailboxId>, Annotation)>,
     sieve: Vec<(String, bool, Vec<u8>)>,
 }
 
@@ -212,7 +212,7 @@ impl Store {
                 }
                 let idb = id.as_str().as_bytes();
                 let frame_len = len + 8 + idb.len() as u64;
-                out.put(&[b'F']).map_err(stream_io)?;
+                out.put(b"F").map_err(stream_io)?;
                 out.put(&frame_len.to_le_bytes()).map_err(stream_io)?;
                 out.put(&(idb.len() as u32).to_le_bytes())
                     .map_err(stream_io)?;
@@ -252,8 +252,8 @@ impl Store {
                 e.u64(m);
                 out.frame(b'V', &e.finish()).map_err(stream_io)?;
             }
-            for a in self.annotations_in(&txn, Some(id))? {
-                out.frame(b'A', &encode_annot(Some(id), &a.0, a.1.as_deref(), &a.2))
+            for a in self.annotations_in(&txn, Some(id), "")? {
+                out.frame(b'A', &encode_annot(Some(id), &a))
                     .map_err(stream_io)?;
             }
             sum.mailboxes += 1;
@@ -308,43 +308,23 @@ impl Store {
                 k.push(0);
                 k.extend_from_slice(user.as_bytes());
                 if let Some(v) = d.annot.get(&txn, &k).map_err(lm)? {
-                    out.frame(b'A', &encode_annot(None, &entry, Some(user), v))
+                    let a = Annotation {
+                        entry,
+                        user: Some(user.to_owned()),
+                        value: v.to_vec(),
+                    };
+                    out.frame(b'A', &encode_annot(None, &a))
                         .map_err(stream_io)?;
                 }
             }
         }
         let digest = out.hash.clone().finalize();
-        out.put(&[b'E']).map_err(stream_io)?;
+        out.put(b"E").map_err(stream_io)?;
         out.put(&32u64.to_le_bytes()).map_err(stream_io)?;
         out.put(&digest).map_err(stream_io)?;
         out.inner.flush().map_err(stream_io)?;
         sum.bytes = out.count;
         Ok(sum)
-    }
-
-    fn annotations_in(
-        &self,
-        txn: &heed::RoTxn<'_>,
-        id: Option<&MailboxId>,
-    ) -> Result<Vec<(String, Option<String>, Vec<u8>)>, StoreError> {
-        let scope = id.map(MailboxId::as_str).unwrap_or("");
-        let p = prefix(scope);
-        let mut out = Vec::new();
-        for item in self
-            .dbs()
-            .annot
-            .prefix_iter(txn, &p)
-            .map_err(|e| self.lmdb(e))?
-        {
-            let (k, v) = item.map_err(|e| self.lmdb(e))?;
-            let rest = k.get(p.len()..).unwrap_or_default();
-            let mut parts = rest.splitn(2, |&b| b == 0);
-            let entry = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
-            let user = parts.next().unwrap_or_default();
-            let user = (!user.is_empty()).then(|| String::from_utf8_lossy(user).into_owned());
-            out.push((entry, user, v.to_vec()));
-        }
-        Ok(out)
     }
 
     /// Reads a stream written by [`Store::export`] and makes it visible atomically. Mailboxes
@@ -515,7 +495,7 @@ impl Store {
                     let user = d.opt_str().ok_or_else(|| bad("bad annotation"))?;
                     let value = d.bytes().ok_or_else(|| bad("bad annotation"))?.to_vec();
                     self.check_entry(&entry, user.as_deref())?;
-                    inc.annots.push((scope, entry, user, value));
+                    inc.annots.push((scope, Annotation { entry, user, value }));
                 }
                 b'P' => {
                     let name = d.str().ok_or_else(|| bad("bad sieve frame"))?;
@@ -620,7 +600,7 @@ impl Store {
                         source,
                     })?;
                 }
-                for (_, entry, user, value) in
+                for (_, Annotation { entry, user, value }) in
                     inc.annots.iter().filter(|a| a.0.as_ref() == Some(&m.id))
                 {
                     let mut k = key2(m.id.as_str(), entry);
@@ -655,8 +635,8 @@ impl Store {
                             .map_err(lm)?;
                     }
                 }
-                for (_, entry, u, value) in inc.annots.iter().filter(|a| a.0.is_none()) {
-                    self.set_annotation_in(txn, None, entry, u.as_deref(), Some(value))?;
+                for (_, a) in inc.annots.iter().filter(|a| a.0.is_none()) {
+                    self.set_annotation_in(txn, None, &a.entry, a.user.as_deref(), Some(&a.value))?;
                 }
             }
             for (root, limits) in &inc.quotas {
@@ -683,16 +663,11 @@ impl Store {
     }
 }
 
-fn encode_annot(
-    scope: Option<&MailboxId>,
-    entry: &str,
-    user: Option<&str>,
-    value: &[u8],
-) -> Vec<u8> {
-    let mut e = Enc::with_capacity(32 + entry.len() + value.len());
+fn encode_annot(scope: Option<&MailboxId>, a: &Annotation) -> Vec<u8> {
+    let mut e = Enc::with_capacity(32 + a.entry.len() + a.value.len());
     e.opt_str(scope.map(MailboxId::as_str));
-    e.str(entry);
-    e.opt_str(user);
-    e.bytes(value);
+    e.str(&a.entry);
+    e.opt_str(a.user.as_deref());
+    e.bytes(&a.value);
     e.finish()
 }
