@@ -132,6 +132,17 @@ impl Meta {
         };
     }
 
+    /// Sets the counters from a mailbox's full list of records.
+    pub(crate) fn recount(&mut self, records: &[Record]) {
+        self.exists = 0;
+        self.unseen = 0;
+        self.deleted = 0;
+        self.size = 0;
+        for r in records {
+            self.count(r, true);
+        }
+    }
+
     /// The next modseq, claimed.
     fn bump_modseq(&mut self) -> u64 {
         self.highestmodseq = self.highestmodseq.saturating_add(1);
@@ -514,6 +525,9 @@ impl Store {
                 });
             }
         }
+        if msgs.is_empty() {
+            return Ok(Vec::new());
+        }
         // The expensive part (writing and syncing data) runs before taking the write lock.
         let partition = {
             let txn = self.read()?;
@@ -576,6 +590,86 @@ impl Store {
         if res.is_err() {
             // Renamed files above UIDNEXT are harmless (the next append replaces them).
             files::remove_all(temps.into_iter().map(|t| t.0));
+        }
+        res
+    }
+
+    /// Delivers one message to several mailboxes (LMTP with many recipients, or sieve
+    /// `fileinto` plus keep), writing the data once and hard-linking it into each mailbox as
+    /// Cyrus's single-instance store does. One transaction: every target gets the message or
+    /// none does. Returns (UID, modseq) per target, in order. Quota is the caller's check.
+    pub fn deliver(
+        &self,
+        bytes: &[u8],
+        internaldate: InternalDate,
+        targets: &[(MailboxId, Flags)],
+    ) -> Result<Vec<(u32, u64)>, StoreError> {
+        let size = bytes.len() as u64;
+        if size > self.options.max_message_size {
+            return Err(StoreError::TooLarge {
+                what: "message",
+                size,
+                limit: self.options.max_message_size,
+            });
+        }
+        let Some((first, _)) = targets.first() else {
+            return Ok(Vec::new());
+        };
+        let dir = {
+            let txn = self.read()?;
+            let m = self.meta(&txn, first)?;
+            self.dir_of(&m.partition, first)?
+        };
+        let (tmp, guid) = files::write_temp(&dir, bytes).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut made = Vec::new();
+        let res = self.write(|txn| {
+            let now = now_secs();
+            let mut dirs = BTreeSet::new();
+            let mut out = Vec::with_capacity(targets.len());
+            for (id, flags) in targets {
+                let mut meta = self.meta(txn, id)?;
+                let tdir = self.dir_of(&meta.partition, id)?;
+                let io = |path: &Path| {
+                    let path = path.to_owned();
+                    move |source| StoreError::Io { path, source }
+                };
+                let link = files::link_temp(&tmp, &tdir).map_err(io(&tdir))?;
+                made.push(link.clone());
+                let uid = meta.uidnext;
+                meta.uidnext = uid.checked_add(1).ok_or(StoreError::Exhausted("UIDs"))?;
+                let dst = files::message_path(&tdir, uid);
+                std::fs::rename(&link, &dst).map_err(io(&dst))?;
+                let modseq = meta.bump_modseq();
+                let mut flags = flags.clone();
+                meta.adopt_keywords(&mut flags, self.options.max_keywords)
+                    .map_err(|()| StoreError::TooManyKeywords(id.clone()))?;
+                let r = Record {
+                    uid,
+                    modseq,
+                    flags,
+                    internaldate,
+                    size,
+                    guid,
+                    savedate: now,
+                };
+                meta.count(&r, true);
+                self.put_record(txn, id, &r)?;
+                self.charge(txn, meta.quota_root.as_deref(), i128::from(size), 1, 0, 0)?;
+                self.put_meta(txn, id, &meta)?;
+                dirs.insert(tdir);
+                out.push((uid, modseq));
+            }
+            for d in dirs {
+                files::fsync_dir(&d).map_err(|source| StoreError::Io { path: d, source })?;
+            }
+            Ok(out)
+        });
+        files::remove_all([tmp]);
+        if res.is_err() {
+            files::remove_all(made);
         }
         res
     }

@@ -1209,3 +1209,55 @@ fn decoders_never_panic_on_garbage() {
         "a9993e364706816aba3e25717850c26c9cd0d89d"
     );
 }
+
+#[test]
+fn deliver_writes_once_and_links_into_every_target() {
+    let (_tmp, store, a) = setup();
+    let b = MailboxId::generate();
+    let c = MailboxId::generate();
+    store.create_mailbox(&b, "default").unwrap();
+    store.create_mailbox(&c, "other").unwrap();
+    store.append(&b, b"first", &Flags::new(), date(0)).unwrap();
+    store.set_quota("q", QuotaLimits::default()).unwrap();
+    store.set_mailbox_quota_root(&a, Some("q")).unwrap();
+    store.set_mailbox_quota_root(&b, Some("q")).unwrap();
+    let body = msg(7);
+    let out = store
+        .deliver(
+            &body,
+            date(9),
+            &[
+                (a.clone(), Flags::new()),
+                (b.clone(), flags(&["\\Seen"])),
+                (c.clone(), flags(&["$Junk"])),
+            ],
+        )
+        .unwrap();
+    assert_eq!(out, [(1, 2), (2, 3), (1, 2)]);
+    for (id, uid) in [(&a, 1), (&b, 2), (&c, 1)] {
+        assert_eq!(store.read_message(id, uid).unwrap(), body);
+        assert_consistent(&store, id);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let f = store.dir_of("default", &a).unwrap().join("1.");
+        assert_eq!(
+            std::fs::metadata(f).unwrap().nlink(),
+            2,
+            "a and b share one file"
+        );
+    }
+    let u = store.quota("q").unwrap().unwrap().usage;
+    assert_eq!(u.messages, 3);
+    let missing = MailboxId::generate();
+    assert!(store
+        .deliver(
+            &body,
+            date(0),
+            &[(a.clone(), Flags::new()), (missing, Flags::new())]
+        )
+        .is_err());
+    assert_eq!(store.records(&a).unwrap().len(), 1, "all or nothing");
+    assert_eq!(store.gc(Duration::ZERO).unwrap().temp_files, 0);
+}

@@ -276,7 +276,7 @@ impl Store {
 
     // ----- sieve -----
 
-    fn check_script(&self, name: &str) -> Result<(), StoreError> {
+    pub(crate) fn check_script(&self, name: &str) -> Result<(), StoreError> {
         self.check_name("sieve script name", name)?;
         if name.chars().any(char::is_control) || name.len() > 512 {
             return Err(StoreError::BadName {

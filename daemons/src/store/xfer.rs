@@ -501,6 +501,7 @@ impl Store {
                     let name = d.str().ok_or_else(|| bad("bad sieve frame"))?;
                     let active = d.u8().ok_or_else(|| bad("bad sieve frame"))? == 1;
                     let body = d.bytes().ok_or_else(|| bad("bad sieve frame"))?.to_vec();
+                    self.check_script(&name)?;
                     inc.sieve.push((name, active, body));
                 }
                 other => return Err(bad(format!("unknown frame kind {other:#04x}"))),
@@ -582,6 +583,13 @@ impl Store {
                 self.delete_prefix(txn, d.annot, &p)?;
                 let mut meta = m.meta.clone();
                 meta.annot_bytes = 0;
+                // Counters are rebuilt from the records rather than trusted from the stream.
+                meta.recount(
+                    inc.records
+                        .get(&m.id)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default(),
+                );
                 for r in inc.records.get(&m.id).into_iter().flatten() {
                     if let Some((tmp, _, _)) = inc.files.remove(&(m.id.clone(), r.uid)) {
                         let dst = files::message_path(&dir, r.uid);
