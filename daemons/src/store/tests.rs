@@ -1244,8 +1244,8 @@ fn deliver_writes_once_and_links_into_every_target() {
         let f = store.dir_of("default", &a).unwrap().join("1.");
         assert_eq!(
             std::fs::metadata(f).unwrap().nlink(),
-            2,
-            "a and b share one file"
+            3,
+            "one file for all three (one filesystem)"
         );
     }
     let u = store.quota("q").unwrap().unwrap().usage;
