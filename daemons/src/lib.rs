@@ -11,4 +11,5 @@ pub mod mboxdb;
 pub mod mupdate;
 pub mod net;
 pub mod sasl;
+pub mod store;
 pub mod tls;
