@@ -393,7 +393,7 @@ impl Session {
                         .head
                         .split(|b| *b == b' ')
                         .next()
-                        .and_then(|t| Tag::new(t.to_vec()).ok());
+                        .and_then(|t| Tag::new(t).ok());
                     let msg = e.kind.to_string();
                     match tag {
                         Some(t) => self.bad(&t, &msg),
