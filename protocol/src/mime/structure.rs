@@ -10,11 +10,34 @@ use crate::imap::response::body::{
 };
 use crate::imap::response::{Address, Envelope};
 
-/// The unfolded, trimmed value of the last field called `name`; `None` when absent or empty.
+/// The unfolded value of the last field called `name`, leading blanks removed; `None` when
+/// absent or empty. Trailing blanks stay: Cyrus sends them (`"<x@y>  "`), and so do we.
 fn string(h: &[u8], name: &[u8]) -> Option<Vec<u8>> {
     header::last(h, name)
-        .map(|f| f.value().into_owned())
+        .map(|f| {
+            let v = f.raw_value();
+            let start = v
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(v.len());
+            header::unfold(v.get(start..).unwrap_or_default()).into_owned()
+        })
         .filter(|v| !v.is_empty())
+}
+
+/// A value with its comments removed (for the structured fields where Cyrus drops them).
+fn strip_comments(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut depth = 0usize;
+    for &c in v {
+        match c {
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 fn addresses(h: &[u8], name: &[u8]) -> Vec<Address> {
@@ -61,7 +84,7 @@ fn language(h: &[u8]) -> Language {
     let Some(v) = string(h, b"Content-Language") else {
         return Language::Single(None);
     };
-    let tags: Vec<Vec<u8>> = v
+    let tags: Vec<Vec<u8>> = strip_comments(&v)
         .split(|&b| b == b',' || b == b' ' || b == b'\t')
         .filter(|t| !t.is_empty())
         .map(<[u8]>::to_ascii_uppercase)

@@ -233,11 +233,14 @@ fn delimiter(line: &[u8], boundary: &[u8]) -> Option<bool> {
         .then_some(false)
 }
 
+/// A part as delimited, and the same with the line end before the next delimiter.
+type Delimited<'a> = (&'a [u8], &'a [u8]);
+
 /// The parts of a multipart, in order, each still with its MIME header: the part as delimited
 /// (the line end before the next delimiter excluded) and the same with that line end included.
-/// The flag says whether the close delimiter was seen.
-#[allow(clippy::type_complexity)]
-fn split_parts<'a>(body: &'a [u8], boundary: &[u8]) -> (Vec<(&'a [u8], &'a [u8])>, bool) {
+/// The flag says whether the parts end with a close delimiter that has no line end of its own
+/// (nothing after it, not even an epilogue).
+fn split_parts<'a>(body: &'a [u8], boundary: &[u8]) -> (Vec<Delimited<'a>>, bool) {
     let mut out = Vec::new();
     let mut cur: Option<usize> = None;
     let mut pos = 0;
@@ -264,7 +267,7 @@ fn split_parts<'a>(body: &'a [u8], boundary: &[u8]) -> (Vec<(&'a [u8], &'a [u8])
                     ));
                 }
                 if close {
-                    return (out, true);
+                    return (out, next == body.len() && !rest.contains(&b'\n'));
                 }
                 cur = Some(next);
             }
@@ -278,9 +281,10 @@ fn split_parts<'a>(body: &'a [u8], boundary: &[u8]) -> (Vec<(&'a [u8], &'a [u8])
     (out, false)
 }
 
-/// Gives a part (and the encapsulated messages along its end) a longer body. Cyrus counts the
-/// line end before a delimiter into a part that ends in a multipart's epilogue (it belongs to
-/// the epilogue, not to the delimiter), and sizes and `BODY[n]` must agree with it.
+/// Gives a part (and the encapsulated messages along its end) a longer body. When a nested
+/// multipart's close delimiter is directly followed by the parent's delimiter, one line end
+/// serves both; Cyrus counts it into the nested part (it ends the close-delimiter line), and
+/// sizes, line counts and `BODY[n]` must agree with it.
 fn extend_body<'a>(p: &mut Part<'a>, body: &'a [u8]) {
     p.body = body;
     if let Kind::Message(inner) = &mut p.kind {
@@ -309,7 +313,7 @@ pub(crate) fn parse_part<'a>(
         None => ContentType::default_text(),
     };
     let mut kind = Kind::Leaf;
-    // Whether the part ends with a multipart's epilogue (see `extend_body`).
+    // Whether the part ends with a bare close delimiter (see `extend_body`).
     let mut epilogue = false;
     if content_type.media_type == b"MULTIPART" {
         match content_type.param(b"BOUNDARY").map(<[u8]>::to_vec) {

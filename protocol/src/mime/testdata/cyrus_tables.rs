@@ -15,6 +15,9 @@ const CYRUS_STRUCTURE: &[(&str, &[u8])] = &[
     ("multito", b"* 4 FETCH (ENVELOPE (NIL \"second\" ((NIL NIL \"\" \"unspecified-domain\")) ((NIL NIL \"\" \"unspecified-domain\")) ((NIL NIL \"\" \"unspecified-domain\")) ((NIL NIL \"d\" \"e.f\")) ((NIL NIL \"x\" \"y.z\")(\"Name\" NIL \"\" \"unspecified-domain\")) NIL NIL NIL) BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 6 1 NIL NIL NIL NIL))\r\n"),
     ("digest", b"* 5 FETCH (ENVELOPE (NIL \"digest\" ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) NIL NIL NIL NIL NIL) BODYSTRUCTURE ((\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 47 (NIL \"in digest\" ((NIL NIL \"in\" \"b.c\")) ((NIL NIL \"in\" \"b.c\")) ((NIL NIL \"in\" \"b.c\")) NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 11 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL) \"DIGEST\" (\"BOUNDARY\" \"d\") NIL NIL NIL))\r\n"),
     ("lf8bit", b"* 6 FETCH (ENVELOPE (NIL \"bare\" ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) NIL NIL NIL NIL NIL) BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"iso-8859-1\") NIL NIL \"QUOTED-PRINTABLE\" 31 3 NIL NIL NIL NIL))\r\n"),
+    ("nested", b"* 1 FETCH (ENVELOPE (NIL \"nested\" NIL NIL NIL NIL NIL NIL NIL NIL) BODYSTRUCTURE (((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 1 0 NIL NIL NIL NIL) \"ALTERNATIVE\" (\"BOUNDARY\" \"i\") NIL NIL NIL)(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 75 (NIL \"m2\" NIL NIL NIL NIL NIL NIL NIL NIL) ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 1 0 NIL NIL NIL NIL) \"MIXED\" (\"BOUNDARY\" \"u\") NIL NIL NIL) 7 NIL NIL NIL NIL)(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 120 (NIL \"m3\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 75 (NIL \"m4\" NIL NIL NIL NIL NIL NIL NIL NIL) ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 1 0 NIL NIL NIL NIL) \"MIXED\" (\"BOUNDARY\" \"v\") NIL NIL NIL) 7 NIL NIL NIL NIL) 10 NIL NIL NIL NIL) \"MIXED\" (\"BOUNDARY\" \"o\") NIL NIL NIL))\r\n"),
+    ("weird", b"* 2 FETCH (ENVELOPE (NIL \"weird\" NIL NIL NIL NIL NIL NIL NIL NIL) BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") \"<id>  \" NIL \"BASE64\" 6 1 NIL (\"ATTACHMENT\" (\"FILENAME\" \"a b\")) (\"EN-US\") NIL))\r\n"),
+    ("trailing", b"* 3 FETCH (ENVELOPE (\"1 Jan 2000 00:00 +0000  \" \"trailing   \" ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) NIL NIL NIL NIL \"<x@y>  \") BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL \"desc  \" \"7BIT\" 4 1 \"md5  \" NIL NIL \"loc  \"))\r\n"),
 ];
 
 /// `(message, section, Cyrus 3.6 answer)`: `None` is `NIL`.
@@ -258,10 +261,36 @@ const CYRUS_SECTIONS: &[(&str, &str, Option<&[u8]>)] = &[
     ("digest", "[1.MIME]", Some(b"\r\n")),
     ("digest", "[1.1]", Some(b"digest body")),
     ("digest", "[1.HEADER]", Some(b"From: in@b.c\r\nSubject: in digest\r\n\r\n")),
+    ("nested", "[1]", Some(b"--i\r\n\r\na\r\n--i--\r\nepi")),
+    ("nested", "[2]", Some(b"Subject: m2\r\nContent-Type: multipart/mixed; boundary=u\r\n\r\n--u\r\n\r\nx\r\n--u--\r\n")),
+    ("nested", "[2.TEXT]", Some(b"--u\r\n\r\nx\r\n--u--\r\n")),
+    ("nested", "[3]", Some(b"Subject: m3\r\nContent-Type: message/rfc822\r\n\r\nSubject: m4\r\nContent-Type: multipart/mixed; boundary=v\r\n\r\n--v\r\n\r\ny\r\n--v--\r\n")),
+    ("nested", "[3.1]", Some(b"Subject: m4\r\nContent-Type: multipart/mixed; boundary=v\r\n\r\n--v\r\n\r\ny\r\n--v--\r\n")),
+    ("nested", "[3.1.1]", Some(b"y")),
+    ("nested", "[3.TEXT]", Some(b"Subject: m4\r\nContent-Type: multipart/mixed; boundary=v\r\n\r\n--v\r\n\r\ny\r\n--v--\r\n")),
+    ("nested", "[2.1]", Some(b"x")),
+    ("weird", "[1]", Some(b"YWJj\r\n")),
+    ("weird", "[2]", None),
+    ("weird", "[2.TEXT]", None),
+    ("weird", "[3]", None),
+    ("weird", "[3.1]", None),
+    ("weird", "[3.1.1]", None),
+    ("weird", "[3.TEXT]", None),
+    ("weird", "[2.1]", None),
+    ("trailing", "[1]", Some(b"hi\r\n")),
+    ("trailing", "[2]", None),
+    ("trailing", "[2.TEXT]", None),
+    ("trailing", "[3]", None),
+    ("trailing", "[3.1]", None),
+    ("trailing", "[3.1.1]", None),
+    ("trailing", "[3.TEXT]", None),
+    ("trailing", "[2.1]", None),
 ];
 
 /// `(message, part, Cyrus 3.6 BINARY answer)`; `Err(())` where Cyrus said NO.
-const CYRUS_BINARY: &[(&str, &str, Result<Option<&[u8]>, ()>)] = &[
+type BinaryAnswer = Result<Option<&'static [u8]>, ()>;
+
+const CYRUS_BINARY: &[(&str, &str, BinaryAnswer)] = &[
     ("simple", "1", Ok(Some(b"Hello world.\r\nThis is the second line.\r\n\r\nThird, after a blank one.\r\n"))),
     ("simple", "2", Ok(None)),
     ("simple", "3", Ok(None)),
