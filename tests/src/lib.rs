@@ -12,6 +12,7 @@
 //! println!("master listens on {}", d.addr);
 //! ```
 
+pub mod cyrus;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
