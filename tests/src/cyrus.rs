@@ -48,6 +48,18 @@
 //! * **`mupdatetest` and pipes.** With stdin a pipe, `mupdatetest` prints `C: Q01 LOGOUT` right
 //!   after authenticating but still runs the piped lines first; its output must be read as a
 //!   whole, not expected in order.
+//!
+//! # Cyrus behaviour the tests rely on (observed with 3.6.1-4+deb12u4)
+//!
+//! * An admin has no implicit `x` right on a user's sub-mailbox: `DELETE user.alice.play` as
+//!   `cyrus` answers `NO Permission denied` until `SETACL user.alice.play cyrus x`.
+//! * `delete_mode` defaults to delayed: a DELETE reaches the master as `DELETE <name>` plus a
+//!   RESERVE/ACTIVATE of `DELETED.<name>.<HEX>`, which stays on the master.
+//! * A backend RENAME pushes the new name with the location `<server>!` (empty partition);
+//!   a Cyrus master stores and echoes that byte for byte (`server` set, `partition` empty),
+//!   while a location without `!` is stored as all server (`partition` absent).
+//! * Without `force_sasl_client_mech`, Cyrus's MUPDATE client picks SCRAM-SHA-256 from a banner
+//!   offering it, and accepts a tagged OK that carries no SASL success data.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -110,12 +122,20 @@ pub struct CyrusBuilder {
     users: Vec<(String, String)>,
     services: Vec<(String, String, u16, u32)>,
     start: Vec<(String, String)>,
+    unset: Vec<String>,
 }
 
 impl CyrusBuilder {
     /// Sets an imapd.conf option (overriding the defaults).
     pub fn conf(mut self, key: &str, value: &str) -> Self {
         self.conf.insert(key.into(), value.into());
+        self
+    }
+
+    /// Removes an imapd.conf option, including one of the defaults (e.g.
+    /// `force_sasl_client_mech`, to let Cyrus's client pick the mechanism itself).
+    pub fn unset(mut self, key: &str) -> Self {
+        self.unset.push(key.into());
         self
     }
 
@@ -184,6 +204,9 @@ impl CyrusBuilder {
             conf.insert(k.to_string(), v);
         }
         conf.extend(self.conf);
+        for k in &self.unset {
+            conf.remove(k);
+        }
         let servername = conf.get("servername").cloned().unwrap_or(self.name.clone());
         write_conf(&conf_path, &conf);
 
@@ -317,6 +340,7 @@ impl CyrusInstance {
             users: Vec::new(),
             services: Vec::new(),
             start: Vec::new(),
+            unset: Vec::new(),
         }
     }
 

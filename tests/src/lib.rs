@@ -13,6 +13,7 @@
 //! ```
 
 pub mod cyrus;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -219,23 +219,8 @@ async fn cyrus_backend_create_rename_delete_and_setacl_reach_our_master() {
         "{n:?}"
     );
     // And the backend's own view agrees with ours.
-    let local = run_blocking({
-        let conf = be.imapd_conf();
-        move || {
-            let out = std::process::Command::new(murder_tests::cyrus_bin("ctl_mboxlist"))
-                .arg("-C")
-                .arg(conf)
-                .arg("-d")
-                .output()
-                .expect("ctl_mboxlist -d");
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        }
-    });
-    let mut local: Vec<String> = cyrus::dump_entries(&local)
-        .into_iter()
-        .filter(|(_, t)| !t.contains('d'))
-        .map(|(n, _)| n)
-        .collect();
+    // Blocking, but nothing else runs on this test's runtime meanwhile.
+    let mut local = be.mailbox_names();
     local.sort();
     let mut ours = n.clone();
     ours.sort();
@@ -275,12 +260,8 @@ async fn cyrus_ctl_mboxlist_m_fills_our_empty_master_and_then_finds_it_in_sync()
         "imapd-b.conf",
         &[("mupdate_server", &format!("127.0.0.1:{bport}"))],
     );
-    let be = std::sync::Arc::new(be);
 
-    let dry = {
-        let (be, conf_b) = (be.clone(), conf_b.clone());
-        run_blocking(move || be.tool_with_conf(&conf_b, "ctl_mboxlist", &["-m", "-w"]))
-    };
+    let dry = be.tool_with_conf(&conf_b, "ctl_mboxlist", &["-m", "-w"]);
     let dry_out = String::from_utf8_lossy(&dry.stdout).into_owned();
     assert!(dry.status.success(), "{dry_out}{}", stderr(&dry));
     assert!(
@@ -292,10 +273,7 @@ async fn cyrus_ctl_mboxlist_m_fills_our_empty_master_and_then_finds_it_in_sync()
         "{dry_out}"
     );
 
-    let push = {
-        let (be, conf_b) = (be.clone(), conf_b.clone());
-        run_blocking(move || be.tool_with_conf(&conf_b, "ctl_mboxlist", &["-m"]))
-    };
+    let push = be.tool_with_conf(&conf_b, "ctl_mboxlist", &["-m"]);
     assert!(push.status.success(), "ctl_mboxlist -m: {}", stderr(&push));
     let on_b = list(bport, "mupduser", Some("backend1!")).await;
     assert_eq!(
@@ -305,10 +283,13 @@ async fn cyrus_ctl_mboxlist_m_fills_our_empty_master_and_then_finds_it_in_sync()
 
     // A second run walks the agree queue: it only works when our LIST order equals the
     // backend's local order (else "mupdate said not us before it said us").
-    let again = {
-        let (be, conf_b) = (be.clone(), conf_b.clone());
-        run_blocking(move || be.tool_with_conf(&conf_b, "ctl_mboxlist", &["-m", "-w"]))
-    };
+    let again = be.tool_with_conf(&conf_b, "ctl_mboxlist", &["-m"]);
+    assert!(
+        again.status.success(),
+        "second ctl_mboxlist -m: {}",
+        stderr(&again)
+    );
+    let again = be.tool_with_conf(&conf_b, "ctl_mboxlist", &["-m", "-w"]);
     let again_out = String::from_utf8_lossy(&again.stdout).into_owned();
     assert!(
         again.status.success(),
@@ -362,16 +343,8 @@ async fn cyrus_slave_syncs_from_our_master_and_follows_its_changes() {
         theirs, ours,
         "the Cyrus slave's LIST must equal our master's"
     );
-    let conf = fe.imapd_conf();
-    let dumped = run_blocking(move || {
-        let out = std::process::Command::new(murder_tests::cyrus_bin("ctl_mboxlist"))
-            .arg("-C")
-            .arg(conf)
-            .arg("-d")
-            .output()
-            .expect("ctl_mboxlist -d");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    });
+    let dumped = fe.tool("ctl_mboxlist", &["-d"]);
+    let dumped = String::from_utf8_lossy(&dumped.stdout).into_owned();
     let entries = cyrus::dump_entries(&dumped);
     assert_eq!(
         entries.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
@@ -502,4 +475,37 @@ fn open_db(configdir: &Path) -> MailboxDb {
     });
     assert!(ok, "our slave's mailboxes.db did not appear");
     db.expect("db")
+}
+
+#[tokio::test]
+async fn cyrus_backend_choosing_its_own_sasl_mechanism_authenticates_to_our_master() {
+    if skip("Cyrus backend, own SASL choice → our master") {
+        return;
+    }
+    // Without force_sasl_client_mech, Cyrus's client picks from our banner (SCRAM-SHA-256
+    // first): observed on the wire, it chooses SCRAM-SHA-256 and accepts our OK, which like
+    // Cyrus's carries no SASL success data.
+    let (_h, d) = our_master(&["backend1", "mupduser"]);
+    let port = d.addr.port();
+    let be = CyrusInstance::builder("backend1")
+        .conf("admins", "cyrus backend1")
+        .conf("proxyservers", "murder")
+        .conf("mupdate_server", &format!("127.0.0.1:{port}"))
+        .conf("mupdate_authname", "backend1")
+        .conf("mupdate_username", "backend1")
+        .conf("mupdate_password", SECRET)
+        .unset("force_sasl_client_mech")
+        .user("cyrus", SECRET)
+        .service("imap", "imapd")
+        .start();
+    let imap_port = be.port("imap");
+    run_blocking(move || {
+        let mut s = Imap::login(imap_port, "cyrus", SECRET);
+        s.command("CREATE user.alice").ok();
+        s.logout();
+    });
+    let mut c = client(port, "mupduser").await;
+    let alice = c.find("user.alice").await.unwrap().expect("pushed");
+    assert_eq!(alice.location(), "backend1!default");
+    c.logout().await;
 }
