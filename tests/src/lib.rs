@@ -12,6 +12,8 @@
 //! println!("master listens on {}", d.addr);
 //! ```
 
+pub mod cyrus;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
