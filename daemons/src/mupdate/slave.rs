@@ -74,21 +74,13 @@ fn now() -> i64 {
 
 /// The local entry a master record becomes.
 pub fn entry_from_record(r: &MailboxRecord) -> MailboxEntry {
-    let (location, acl, reserved) = match &r.state {
-        MailboxState::Active { location, acl } => (location.as_str(), acl.as_str(), false),
-        MailboxState::Reserved { location } => (location.as_str(), "", true),
-    };
-    let (server, partition) = super::store::split_location(location);
-    let mut flags = MbFlags::REMOTE;
-    flags.set(MbFlags::RESERVED, reserved);
-    MailboxEntry {
-        name: r.name.clone(),
-        server: Some(server),
-        partition,
-        acl: acl.to_owned(),
-        flags,
-        mtime: now(),
-        ..Default::default()
+    match &r.state {
+        MailboxState::Active { location, acl } => {
+            super::store::remote_entry(&r.name, location, acl, false)
+        }
+        MailboxState::Reserved { location } => {
+            super::store::remote_entry(&r.name, location, "", true)
+        }
     }
 }
 
