@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod conf;
+pub mod ctl_mboxlist;
 pub mod master;
 pub mod mboxdb;
 pub mod mupdate;
