@@ -51,7 +51,8 @@ use protocol::mupdate::MailboxRecord;
 use crate::mboxdb::{DbError, MailboxDb, MailboxEntry, MbFlags, MbState};
 use crate::mupdate::client::{ClientError, MupdateClient};
 
-/// Errors of `ctl_mboxlist`'s library side.
+/// Errors of `ctl_mboxlist`'s library side. The MUPDATE variants display Cyrus's own line
+/// (`couldn't do LIST command on mupdate server`, ...); the cause is their `source()`.
 #[derive(Debug, thiserror::Error)]
 pub enum CtlError {
     /// The dump given to `-u` is not a JSON object.
@@ -61,10 +62,10 @@ pub enum CtlError {
     #[error(transparent)]
     Db(#[from] DbError),
     /// `LIST` failed (Cyrus's wording, then the cause).
-    #[error("couldn't do LIST command on mupdate server: {0}")]
+    #[error("couldn't do LIST command on mupdate server")]
     List(#[source] ClientError),
     /// `FIND` failed.
-    #[error("couldn't do FIND command on mupdate server for {name}: {source}")]
+    #[error("couldn't do FIND command on mupdate server for {name}")]
     Find {
         /// The mailbox.
         name: String,
@@ -73,7 +74,7 @@ pub enum CtlError {
         source: ClientError,
     },
     /// A removal from the master failed (fatal in Cyrus too).
-    #[error("couldn't mupdate delete {name}: {source}")]
+    #[error("couldn't mupdate delete {name}")]
     Delete {
         /// The mailbox.
         name: String,
@@ -82,7 +83,7 @@ pub enum CtlError {
         source: ClientError,
     },
     /// The connection was lost while storing (Cyrus: "permanent failure storing").
-    #[error("permanent failure storing '{name}': {source}")]
+    #[error("permanent failure storing '{name}'")]
     Permanent {
         /// The mailbox being stored.
         name: String,
