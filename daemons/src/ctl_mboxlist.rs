@@ -205,7 +205,10 @@ impl<'de> serde::Deserialize<'de> for Ordered {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Ordered, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Ordered, A::Error> {
                 let mut v = Vec::new();
                 while let Some((k, val)) = m.next_entry::<String, serde_json::Value>()? {
                     v.push((k, val));
@@ -316,8 +319,8 @@ pub fn parse_dump(text: &str, now: i64) -> Result<Undump, CtlError> {
             };
             match key.as_str() {
                 "uidvalidity" => {
-                    e.uidvalidity = u32::try_from(num("uidvalidity", &mut out.warnings))
-                        .unwrap_or_default()
+                    e.uidvalidity =
+                        u32::try_from(num("uidvalidity", &mut out.warnings)).unwrap_or_default()
                 }
                 "createdmodseq" => e.createdmodseq = num("createdmodseq", &mut out.warnings),
                 "foldermodseq" => e.foldermodseq = num("foldermodseq", &mut out.warnings),
@@ -634,13 +637,10 @@ pub async fn gather(
         .await
         .map_err(CtlError::List)?;
     for name in names_to_find(local, &view.listed, opts) {
-        let r = client
-            .find(&name)
-            .await
-            .map_err(|source| CtlError::Find {
-                name: name.clone(),
-                source,
-            })?;
+        let r = client.find(&name).await.map_err(|source| CtlError::Find {
+            name: name.clone(),
+            source,
+        })?;
         view.found.insert(name, r);
     }
     Ok(view)
@@ -817,9 +817,12 @@ mod tests {
                 MailboxRecord::active("user.alice", "backend1!default", "alice\tlrswipkxtecdan\t"),
                 MailboxRecord::active("user.alice.probe", "backend1!default", "a\tl\t"),
             ],
-            found: [("user.aaa".to_string(), None), ("user.dave".to_string(), None)]
-                .into_iter()
-                .collect(),
+            found: [
+                ("user.aaa".to_string(), None),
+                ("user.dave".to_string(), None),
+            ]
+            .into_iter()
+            .collect(),
         };
         let opts = PlanOptions::new("backend1");
         assert_eq!(
@@ -958,7 +961,9 @@ mod tests {
         let e = local("user.q\"x", "erz", Some("be2"), "a b\tlr\t");
         let line = dump_line(&e);
         assert!(line.starts_with(r#""user.q\"x": {"name": "user.q\"x", "mtime": "0""#));
-        assert!(line.contains(r#""mbtype": "erz", "partition": "default", "server": "be2", "acl": {"a b": "lr"}"#));
+        assert!(line.contains(
+            r#""mbtype": "erz", "partition": "default", "server": "be2", "acl": {"a b": "lr"}"#
+        ));
         let back = parse_dump(&dump_text([&e]), 0).unwrap();
         assert_eq!(back.entries, [e]);
     }

@@ -149,7 +149,10 @@ fn master() -> (Host, Daemon) {
 
 fn backend(master: &Daemon, password: &str) -> Host {
     Host::new("be1")
-        .conf("mupdate_server", &format!("127.0.0.1:{}", master.addr.port()))
+        .conf(
+            "mupdate_server",
+            &format!("127.0.0.1:{}", master.addr.port()),
+        )
         .conf("mupdate_authname", "be1")
         .conf("mupdate_password", password)
         .conf("proxyservers", "murder")
@@ -229,10 +232,14 @@ fn push_plans_applies_removes_and_keeps_conflicts_without_consent() {
     );
     let dump = text(&ctl(&be1, &["-d"], "").stdout);
     assert!(
-        dump.contains(r#""user.dave": {"name": "user.dave", "mtime""#) && dump.contains(r#""mbtype": "e", "partition": "default", "acl": {"dave""#),
+        dump.contains(r#""user.dave": {"name": "user.dave", "mtime""#)
+            && dump.contains(r#""mbtype": "e", "partition": "default", "acl": {"dave""#),
         "{dump}"
     );
-    assert_eq!(lines(&ctl(&be1, &["-mw"], "")), ["Remove Local Mailbox: user.dave"]);
+    assert_eq!(
+        lines(&ctl(&be1, &["-mw"], "")),
+        ["Remove Local Mailbox: user.dave"]
+    );
 
     // A mailbox deleted locally goes from the master on the next push.
     MailboxDb::open_in(&be1.configdir())
@@ -288,7 +295,10 @@ fn master_order_is_irrelevant_and_authoritative_skips_find() {
     );
     assert!(ctl(&be1, &["-ma"], "").status.success());
     let all = master_list(&m);
-    assert!(all.iter().all(|(_, loc, _)| loc == "be1!default"), "{all:?}");
+    assert!(
+        all.iter().all(|(_, loc, _)| loc == "be1!default"),
+        "{all:?}"
+    );
 }
 
 #[test]
@@ -326,7 +336,10 @@ fn errors_are_reported_as_cyrus_does() {
     let o = ctl(&bad, &["-m"], "");
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
-    assert!(err.starts_with("couldn't connect to mupdate server\n"), "{err}");
+    assert!(
+        err.starts_with("couldn't connect to mupdate server\n"),
+        "{err}"
+    );
     assert!(err.contains("authentication as be1 failed"), "{err}");
 
     let good = backend(&m, "be1pw");
@@ -334,8 +347,14 @@ fn errors_are_reported_as_cyrus_does() {
     let o = ctl(&good, &["-m"], "");
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
-    assert!(err.starts_with("couldn't connect to mupdate server\n"), "{err}");
-    assert!(err.contains("cannot connect to mupdate server 127.0.0.1:"), "{err}");
+    assert!(
+        err.starts_with("couldn't connect to mupdate server\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cannot connect to mupdate server 127.0.0.1:"),
+        "{err}"
+    );
 
     // Modes and their options (reference §2.11): usage and exit 1.
     for args in [
@@ -355,7 +374,10 @@ fn errors_are_reported_as_cyrus_does() {
     let no_server = Host::new("be3").write();
     let o = ctl(&no_server, &["-m"], "");
     assert_eq!(o.status.code(), Some(69));
-    assert_eq!(text(&o.stderr), "fatal error: couldn't get mupdate server name\n");
+    assert_eq!(
+        text(&o.stderr),
+        "fatal error: couldn't get mupdate server name\n"
+    );
     let o = ctl(&good, &["-u"], "[not a dump]");
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("parse error"));
@@ -406,7 +428,11 @@ fn cyrus_reads_our_dump_back() {
     let cyrus = cyrus_bin("ctl_mboxlist");
     let conf = conf.to_str().unwrap();
     let u = run(&cyrus, &["-C", conf, "-u"], &our_dump);
-    assert!(u.status.success() && u.stderr.is_empty(), "{}", text(&u.stderr));
+    assert!(
+        u.status.success() && u.stderr.is_empty(),
+        "{}",
+        text(&u.stderr)
+    );
     let back = text(&run(&cyrus, &["-C", conf, "-d"], "").stdout);
     assert_eq!(no_mtime(&back), no_mtime(&our_dump));
 }

@@ -75,7 +75,8 @@ fn mupdatetest(program: &Path, d: &Daemon, args: &[&str], stdin: &str) -> Output
 const SESSION: &str = "a FIND \"user.bob\"\nb LIST\nc NOOP\n";
 
 /// What the server says to SESSION, as printed raw.
-const SESSION_REPLY: &str = "a MAILBOX {8+}\r\nuser.bob {11+}\r\nbe1!default {19+}\r\nbob\tlrswipkxtecdan\t\r\n\
+const SESSION_REPLY: &str =
+    "a MAILBOX {8+}\r\nuser.bob {11+}\r\nbe1!default {19+}\r\nbob\tlrswipkxtecdan\t\r\n\
 a OK \"Search completed\"\r\n\
 b MAILBOX {8+}\r\nuser.bob {11+}\r\nbe1!default {19+}\r\nbob\tlrswipkxtecdan\t\r\n\
 b OK \"list complete\"\r\n\
@@ -99,7 +100,11 @@ fn a_plain_session_looks_like_cyrus() {
         .unwrap_or_else(|| panic!("{out}"));
     let head: Vec<&str> = head.split_inclusive('\n').collect();
     assert!(head[0].starts_with("S: * AUTH "), "{out}");
-    assert!(head.iter().any(|l| l.starts_with("S: * OK MUPDATE \"mupdate\"")), "{out}");
+    assert!(
+        head.iter()
+            .any(|l| l.starts_with("S: * OK MUPDATE \"mupdate\"")),
+        "{out}"
+    );
     // PLAIN of "\0mupduser\0secret": 24 base64 characters, sent as a literal (transcript 02).
     let n = head.len();
     assert_eq!(
@@ -123,9 +128,18 @@ fn scram_wrong_passwords_and_no_initial_response() {
     // The best mechanism offered (SCRAM) shows its challenges as bare S:/C: lines.
     let o = mupdatetest(&prog, &d, &["-a", "mupduser", "-w", "secret"], "c NOOP\n");
     let out = text(&o.stdout);
-    assert!(out.contains("C: A01 AUTHENTICATE \"SCRAM-SHA-256\" {"), "{out}");
-    assert!(out.contains("\r\nS: A01 OK \"Authenticated\"\r\nAuthenticated.\n"), "{out}");
-    assert!(out.ends_with("c OK \"Noop done\"\r\nQ01 OK \"bye-bye\"\r\nConnection closed.\n"), "{out}");
+    assert!(
+        out.contains("C: A01 AUTHENTICATE \"SCRAM-SHA-256\" {"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\r\nS: A01 OK \"Authenticated\"\r\nAuthenticated.\n"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("c OK \"Noop done\"\r\nQ01 OK \"bye-bye\"\r\nConnection closed.\n"),
+        "{out}"
+    );
 
     // -i: no initial response; the server's empty challenge is answered.
     let o = mupdatetest(
@@ -164,7 +178,16 @@ fn scram_wrong_passwords_and_no_initial_response() {
     let o = mupdatetest(
         &prog,
         &d,
-        &["-a", "mupduser", "-w", "secret", "-m", "PLAIN", "-f", f.path().to_str().unwrap()],
+        &[
+            "-a",
+            "mupduser",
+            "-w",
+            "secret",
+            "-m",
+            "PLAIN",
+            "-f",
+            f.path().to_str().unwrap(),
+        ],
         "",
     );
     let out = text(&o.stdout);
@@ -191,19 +214,21 @@ fn starttls_with_a_test_certificate() {
         assert!(out.contains("S: * STARTTLS\r\n"), "{out}");
         assert!(out.contains("C: S01 STARTTLS\r\nS: S01 OK"), "{out}");
         assert!(out.contains("TLS connection established: "), "{out}");
-        assert!(out.contains("Authenticated.\nSecurity strength factor: "), "{out}");
+        assert!(
+            out.contains("Authenticated.\nSecurity strength factor: "),
+            "{out}"
+        );
         assert!(!out.contains("Security strength factor: 0\n"), "{out}");
         assert!(out.contains("c OK \"Noop done\"\r\n"), "{out}");
     }
     // Without --insecure or the CA, the test certificate is refused.
-    let o = mupdatetest(
-        &prog,
-        &d,
-        &["-a", "mupduser", "-w", "secret", "-t", ""],
-        "",
-    );
+    let o = mupdatetest(&prog, &d, &["-a", "mupduser", "-w", "secret", "-t", ""], "");
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("TLS negotiation failed"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("TLS negotiation failed"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]

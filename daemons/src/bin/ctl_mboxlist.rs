@@ -252,15 +252,19 @@ async fn mupdate(db: &MailboxDb, conf: &ImapdConf, args: &Args) -> Result<ExitCo
             .map(|h| h.trim().to_owned())
             .unwrap_or_else(|_| "localhost".into())
     });
-    let not_connected = |cause: String| {
-        format!("couldn't connect to mupdate server\nctl_mboxlist: {cause}")
-    };
+    let not_connected =
+        |cause: String| format!("couldn't connect to mupdate server\nctl_mboxlist: {cause}");
     let creds = daemons::mupdate::credentials(conf).map_err(not_connected)?;
     let tls = daemons::mupdate::client_tls(conf).map_err(not_connected)?;
-    let mut client =
-        daemons::mupdate::client::connect_authenticated(&host, port, &creds, tls, conf.client_timeout())
-            .await
-            .map_err(|e| not_connected(e.to_string()))?;
+    let mut client = daemons::mupdate::client::connect_authenticated(
+        &host,
+        port,
+        &creds,
+        tls,
+        conf.client_timeout(),
+    )
+    .await
+    .map_err(|e| not_connected(e.to_string()))?;
 
     let local = db.all().map_err(|e| format!("ctl_mboxlist: {e}"))?;
     let opts = PlanOptions {

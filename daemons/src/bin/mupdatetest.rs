@@ -222,7 +222,9 @@ async fn starttls(c: &mut Conn, args: &Args, host: &str) -> Result<Banner, Strin
         Verify::CaDir("/etc/ssl/certs".into())
     };
     let cfg: Arc<rustls::ClientConfig> = client_config(&verify).map_err(|e| e.to_string())?;
-    c.send(b"S01 STARTTLS\r\n").await.map_err(|e| e.to_string())?;
+    c.send(b"S01 STARTTLS\r\n")
+        .await
+        .map_err(|e| e.to_string())?;
     let line = loop {
         let Some(line) = c.line().await.map_err(|e| e.to_string())? else {
             return Err("the server closed the connection".into());
