@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{connect_authenticated, ClientError, Credentials, MupdateClient, StreamEvent};
 use super::store::{Change, Streams};
-use crate::mboxdb::{MailboxDb, MailboxEntry, MbFlags};
+use crate::mboxdb::{MailboxDb, MailboxEntry};
 
 /// Where the slave listens for kicks, under `configdirectory` (fixed, as in Cyrus).
 pub const KICK_SOCKET: &str = "socket/mupdate.target";
