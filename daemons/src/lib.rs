@@ -4,9 +4,14 @@
 //! daemon in-process on `127.0.0.1:0` or as a process.
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod conf;
+pub mod ctl_mboxlist;
+pub mod imapd;
+pub mod master;
 pub mod mboxdb;
 pub mod mupdate;
 pub mod net;
 pub mod sasl;
+pub mod store;
 pub mod tls;

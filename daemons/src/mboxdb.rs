@@ -65,6 +65,9 @@ impl MbFlags {
     pub const INTERMEDIATE: MbFlags = MbFlags(1 << 4);
     /// `l`: legacy directory layout.
     pub const LEGACY_DIRS: MbFlags = MbFlags(1 << 5);
+    /// Not a Cyrus bit: the MUPDATE location had no `!` at all (`backend1`), as opposed to an
+    /// empty partition (`backend1!`). A Cyrus master echoes each form back as it was given.
+    pub const BARE_SERVER: MbFlags = MbFlags(1 << 8);
 
     /// No flags.
     pub const fn empty() -> Self {
@@ -249,9 +252,26 @@ impl MailboxEntry {
     /// `server!partition`, as MUPDATE carries it (just the partition for a local entry).
     pub fn location(&self) -> String {
         match &self.server {
-            Some(s) if self.partition.is_empty() => s.clone(),
+            Some(s) if self.flags.contains(MbFlags::BARE_SERVER) => s.clone(),
             Some(s) => format!("{s}!{}", self.partition),
             None => self.partition.clone(),
+        }
+    }
+
+    /// Sets server and partition from an MUPDATE location, split at the first `!`, keeping
+    /// whether there was a `!` at all so [`MailboxEntry::location`] gives back the same bytes.
+    pub fn set_location(&mut self, location: &str) {
+        match location.split_once('!') {
+            Some((s, p)) => {
+                self.server = Some(s.to_owned());
+                self.partition = p.to_owned();
+                self.flags.set(MbFlags::BARE_SERVER, false);
+            }
+            None => {
+                self.server = Some(location.to_owned());
+                self.partition = String::new();
+                self.flags.set(MbFlags::BARE_SERVER, true);
+            }
         }
     }
 
@@ -367,6 +387,9 @@ fn take_str(b: &mut &[u8]) -> Option<String> {
 pub struct MailboxDb {
     env: Env<WithoutTls>,
     db: Database<Bytes, Bytes>,
+    /// Small facts about the database itself (when a slave last synced, from where), kept
+    /// apart so that they never show up as mailboxes.
+    meta: Database<Bytes, Bytes>,
     path: PathBuf,
 }
 
@@ -403,10 +426,12 @@ impl MailboxDb {
         let db = env
             .create_database(&mut wtxn, Some("mailboxes"))
             .map_err(lmdb)?;
+        let meta = env.create_database(&mut wtxn, Some("meta")).map_err(lmdb)?;
         wtxn.commit().map_err(lmdb)?;
         Ok(MailboxDb {
             env,
             db,
+            meta,
             path: path.to_owned(),
         })
     }
@@ -421,6 +446,25 @@ impl MailboxDb {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// Reads a meta value.
+    pub fn get_meta(&self, key: &str) -> Result<Option<String>, DbError> {
+        let rtxn = self.env.read_txn().map_err(|e| self.err(e))?;
+        Ok(self
+            .meta
+            .get(&rtxn, key.as_bytes())
+            .map_err(|e| self.err(e))?
+            .map(|v| String::from_utf8_lossy(v).into_owned()))
+    }
+
+    /// Writes a meta value durably.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), DbError> {
+        let mut txn = self.env.write_txn().map_err(|e| self.err(e))?;
+        self.meta
+            .put(&mut txn, key.as_bytes(), value.as_bytes())
+            .map_err(|e| self.err(e))?;
+        txn.commit().map_err(|e| self.err(e))
     }
 
     /// Looks one mailbox up by internal name.

@@ -20,5 +20,6 @@ pub mod config;
 pub mod imap;
 pub mod lmtp;
 pub mod mailbox;
+pub mod mime;
 pub mod mupdate;
 pub mod pop3;
