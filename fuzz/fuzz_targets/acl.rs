@@ -16,13 +16,25 @@ fuzz_target!(|data: &[u8]| {
     for dr in [DeleteRight::C, DeleteRight::D] {
         if let Ok(r) = Rights::parse_with(s, dr, &limits) {
             let printed = r.to_string_with(dr);
-            assert_eq!(Rights::parse_with(&printed, dr, &limits), Ok(r), "rights via {printed:?}");
+            assert_eq!(
+                Rights::parse_with(&printed, dr, &limits),
+                Ok(r),
+                "rights via {printed:?}"
+            );
             assert_eq!(Rights::from_bits(r.bits()), Some(r));
         }
         if let Ok(acl) = Acl::parse_with(s, &limits, dr) {
             let printed = acl.encode_with(dr);
-            assert_eq!(Acl::parse_with(&printed, &limits, dr).as_ref(), Ok(&acl), "ACL via {printed:?}");
-            let _ = (acl.len(), acl.is_empty(), acl.rights_for("bob", &["group:staff"]));
+            assert_eq!(
+                Acl::parse_with(&printed, &limits, dr).as_ref(),
+                Ok(&acl),
+                "ACL via {printed:?}"
+            );
+            let _ = (
+                acl.len(),
+                acl.is_empty(),
+                acl.rights_for("bob", &["group:staff"]),
+            );
             // Editing: replace, add and remove on every identifier keep the ACL printable.
             let mut edited = acl.clone();
             for (id, rights) in acl.entries() {
@@ -43,7 +55,12 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = parse_cyradm_rights(s);
     if let Ok(id) = Identifier::new(s) {
-        let _ = (id.kind(), id.is_negative(), id.positive(), id.applies_to("bob", &["group:x"]));
+        let _ = (
+            id.kind(),
+            id.is_negative(),
+            id.positive(),
+            id.applies_to("bob", &["group:x"]),
+        );
         let neg = id.negated();
         assert!(neg.is_negative());
         assert_eq!(neg.positive(), id.positive());
@@ -53,6 +70,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(acl) = Acl::from_defaultacl(s) {
         let printed = acl.to_string();
-        assert_eq!(Acl::parse(&printed).as_ref(), Ok(&acl), "defaultacl via {printed:?}");
+        assert_eq!(
+            Acl::parse(&printed).as_ref(),
+            Ok(&acl),
+            "defaultacl via {printed:?}"
+        );
     }
 });

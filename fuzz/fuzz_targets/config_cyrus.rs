@@ -17,17 +17,22 @@ fn model(conf: &CyrusConf) -> CyrusConf {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, data)) = data.split_first() else { return };
+    let Some((&flags, data)) = data.split_first() else {
+        return;
+    };
     let text = String::from_utf8_lossy(data);
     let limits = if flags & 1 == 0 {
         Limits::default()
     } else {
-        let mut l = Limits::default();
-        l.max_file_len = 1024;
-        l.max_line_len = 64;
-        l
+        Limits {
+            max_file_len: 1024,
+            max_line_len: 64,
+            ..Limits::default()
+        }
     };
-    let Ok(conf) = CyrusConf::parse_with_limits(&text, "cyrus.conf", &limits) else { return };
+    let Ok(conf) = CyrusConf::parse_with_limits(&text, "cyrus.conf", &limits) else {
+        return;
+    };
     let _ = (conf.service("imap"), conf.unknown_args());
     let encoded = conf.encode();
     match CyrusConf::parse(&encoded, "cyrus.conf") {

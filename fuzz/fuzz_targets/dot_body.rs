@@ -9,7 +9,7 @@
 
 use fuzz_util::{assert_split_invariant, split_at, two_chunks, Input};
 use libfuzzer_sys::fuzz_target;
-use protocol::pop3::framing::{dot_stuff, Frame, FrameError, Framer, DotStuffer};
+use protocol::pop3::framing::{dot_stuff, DotStuffer, Frame, FrameError, Framer};
 
 /// Body events with chunks merged, plus the lines that follow the body.
 fn decode(limit: Option<usize>, chunks: &[&[u8]]) -> Vec<Result<Frame, FrameError>> {
@@ -60,7 +60,9 @@ fuzz_target!(|data: &[u8]| {
     let data = input.rest();
     let at = split_at(data.len(), chosen);
 
-    assert_split_invariant(data, at, 2048, "dot body decoder", |chunks| decode(limit, chunks));
+    assert_split_invariant(data, at, 2048, "dot body decoder", |chunks| {
+        decode(limit, chunks)
+    });
 
     // Encoding, whole and in two chunks.
     let mut whole = Vec::new();
@@ -82,5 +84,10 @@ fuzz_target!(|data: &[u8]| {
         expected.push(Ok(Frame::BodyChunk(want)));
     }
     expected.push(Ok(Frame::BodyEnd));
-    assert_eq!(got, expected, "stuffed {:?}", String::from_utf8_lossy(&whole));
+    assert_eq!(
+        got,
+        expected,
+        "stuffed {:?}",
+        String::from_utf8_lossy(&whole)
+    );
 });

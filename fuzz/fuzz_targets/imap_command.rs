@@ -46,7 +46,11 @@ fn check(message: &[u8], limits: ParseLimits) {
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
     let limits = ParseLimits {
-        max_depth: if input.flag() { 64 } else { usize::from(input.byte() % 8) },
+        max_depth: if input.flag() {
+            64
+        } else {
+            usize::from(input.byte() % 8)
+        },
     };
     let data = input.rest();
     check(data, limits);

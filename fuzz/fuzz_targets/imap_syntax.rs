@@ -79,7 +79,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok((rest, n)) = number(data) {
         check_rest(data, rest);
-        assert_eq!(number(n.to_string().as_bytes()).ok().map(|(_, m)| m), Some(n));
+        assert_eq!(
+            number(n.to_string().as_bytes()).ok().map(|(_, m)| m),
+            Some(n)
+        );
     }
     if let Ok((rest, n)) = nz_number(data) {
         check_rest(data, rest);

@@ -45,10 +45,23 @@ fuzz_target!(|data: &[u8]| {
     let chosen = input.u16();
     let data = input.rest();
     let at = split_at(data.len(), chosen);
-    assert_split_invariant(data, at, 2048, "lmtp ClientCodec", |chunks| read(limits, chunks));
+    assert_split_invariant(data, at, 2048, "lmtp ClientCodec", |chunks| {
+        read(limits, chunks)
+    });
     for r in read(limits, &[data]).into_iter().flatten() {
-        let _ = (r.code(), r.enhanced(), r.placement(), r.last_text(), r.class());
-        assert_eq!(read_back(limits, &r), vec![Ok(r.clone())], "round trip via {:?}", String::from_utf8_lossy(&r.to_bytes()));
+        let _ = (
+            r.code(),
+            r.enhanced(),
+            r.placement(),
+            r.last_text(),
+            r.class(),
+        );
+        assert_eq!(
+            read_back(limits, &r),
+            vec![Ok(r.clone())],
+            "round trip via {:?}",
+            String::from_utf8_lossy(&r.to_bytes())
+        );
         if let Some(lhlo) = Lhlo::from_reply(&r) {
             let _ = lhlo.auth_mechanisms();
             let again = Lhlo::from_reply(&lhlo.to_reply());

@@ -13,12 +13,26 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(cmd) = Command::parse(data) {
         let mut wire = Vec::new();
         cmd.encode(&mut wire);
-        let line = wire.strip_suffix(b"\r\n").expect("encoded command ends in CRLF");
-        assert_eq!(Command::parse(line).as_ref(), Ok(&cmd), "via {:?}", String::from_utf8_lossy(&wire));
+        let line = wire
+            .strip_suffix(b"\r\n")
+            .expect("encoded command ends in CRLF");
+        assert_eq!(
+            Command::parse(line).as_ref(),
+            Ok(&cmd),
+            "via {:?}",
+            String::from_utf8_lossy(&wire)
+        );
     }
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(a) = Address::parse(s) {
-        let _ = (a.user_and_detail(), a.downcase_user(), a.local(), a.domain());
+        let _ = (
+            a.user_and_detail(),
+            a.downcase_user(),
+            a.local(),
+            a.domain(),
+        );
         assert_eq!(Address::parse(&a.to_string()).as_ref(), Ok(&a));
     }
     if let Ok(x) = xtext_decode(s) {
@@ -33,7 +47,10 @@ fuzz_target!(|data: &[u8]| {
     }
     for code in [250u16, 451, 550] {
         if let Ok(r) = Reply::line(code, s) {
-            let mut c = ClientCodec::new(Limits { reply_line: usize::MAX, ..Limits::default() });
+            let mut c = ClientCodec::new(Limits {
+                reply_line: usize::MAX,
+                ..Limits::default()
+            });
             c.push(&r.to_bytes());
             assert_eq!(c.next_reply(), Some(Ok(r)));
         }

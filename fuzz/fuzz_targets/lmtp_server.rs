@@ -31,8 +31,10 @@ fn read(limits: Limits, mask: u16, data_limit: Option<usize>, chunks: &[&[u8]]) 
             if let Item::Event(Ok(ServerEvent::Command(Command::Data))) = &item {
                 s.begin_data(data_limit);
             }
-            if let (Some(Item::Event(Ok(ServerEvent::DataChunk(prev)))), Item::Event(Ok(ServerEvent::DataChunk(more)))) =
-                (out.last_mut(), &item)
+            if let (
+                Some(Item::Event(Ok(ServerEvent::DataChunk(prev)))),
+                Item::Event(Ok(ServerEvent::DataChunk(more))),
+            ) = (out.last_mut(), &item)
             {
                 prev.extend_from_slice(more);
                 continue;
@@ -73,7 +75,9 @@ fuzz_target!(|data: &[u8]| {
                 let _ = cmd.verb();
                 let mut wire = Vec::new();
                 cmd.encode(&mut wire);
-                let line = wire.strip_suffix(b"\r\n").expect("encoded command ends in CRLF");
+                let line = wire
+                    .strip_suffix(b"\r\n")
+                    .expect("encoded command ends in CRLF");
                 assert_eq!(
                     Command::parse(line).as_ref(),
                     Ok(&cmd),

@@ -31,15 +31,27 @@ fn naive(p: &[u8], n: &[u8], sep: u8) -> bool {
 
 fn check_location(l: &Location) {
     let _ = (l.server(), l.partition());
-    assert_eq!(Location::parse_rename_arg(&l.to_string()).as_ref(), Ok(l), "Display form");
+    assert_eq!(
+        Location::parse_rename_arg(&l.to_string()).as_ref(),
+        Ok(l),
+        "Display form"
+    );
     if l.server().is_some() {
-        assert_eq!(Location::parse_mupdate(&l.to_mupdate()).as_ref(), Ok(l), "MUPDATE form");
+        assert_eq!(
+            Location::parse_mupdate(&l.to_mupdate()).as_ref(),
+            Ok(l),
+            "MUPDATE form"
+        );
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, data)) = data.split_first() else { return };
-    let Some((&sep_byte, data)) = data.split_first() else { return };
+    let Some((&flags, data)) = data.split_first() else {
+        return;
+    };
+    let Some((&sep_byte, data)) = data.split_first() else {
+        return;
+    };
     let mut parts = data.splitn(3, |&b| b == 0xFF).map(String::from_utf8_lossy);
     let s = parts.next().unwrap_or_default();
     let t = parts.next().unwrap_or_default();
@@ -50,12 +62,27 @@ fuzz_target!(|data: &[u8]| {
 
     // Internal names.
     if let Ok(n) = InternalName::new(s) {
-        let _ = (n.domain(), n.without_domain(), n.components().count(), n.is_deleted());
-        let _ = (n.is_user_mailbox(), n.is_user_inbox(), n.owner(), n.user_inbox(), n.parent());
+        let _ = (
+            n.domain(),
+            n.without_domain(),
+            n.components().count(),
+            n.is_deleted(),
+        );
+        let _ = (
+            n.is_user_mailbox(),
+            n.is_user_inbox(),
+            n.owner(),
+            n.user_inbox(),
+            n.parent(),
+        );
         let p = n.parts(DEFAULT_DELETED_PREFIX);
         let _ = (p.to_internal(DEFAULT_DELETED_PREFIX), p.userid());
         if n.policy_check(true).is_ok() {
-            assert_eq!(internal_from_dbname(&dbname_key(n.as_str())), n.as_str(), "dbname key");
+            assert_eq!(
+                internal_from_dbname(&dbname_key(n.as_str())),
+                n.as_str(),
+                "dbname key"
+            );
         }
     }
     let _ = policy_check(s, virt);
@@ -67,7 +94,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(utf7_validate(s), Ok(()), "decodable UTF-7 must validate");
     }
     let _ = utf7_validate(s);
-    assert_eq!(utf7_decode(&utf7_encode(s)).as_deref(), Ok(s), "UTF-7 encode→decode");
+    assert_eq!(
+        utf7_decode(&utf7_encode(s)).as_deref(),
+        Ok(s),
+        "UTF-7 encode→decode"
+    );
 
     // Namespaces: external → internal → external → internal.
     let ns = Namespace {
@@ -96,15 +127,16 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // Locations and RENAME targets.
-    for parsed in [
+    for l in [
         Location::parse_mupdate(s),
         Location::parse_create_arg(s),
         Location::parse_rename_arg(s),
         Location::parse_server_form(s),
-    ] {
-        if let Ok(l) = parsed {
-            check_location(&l);
-        }
+    ]
+    .into_iter()
+    .flatten()
+    {
+        check_location(&l);
     }
     let _ = check_partition(s);
     if let Ok((name, loc)) = split_rename_target(s, virt) {
@@ -128,7 +160,11 @@ fuzz_target!(|data: &[u8]| {
         let full = format!("{t}{s}");
         let inbox_like = full.len() >= 5 && full.as_bytes()[..5].eq_ignore_ascii_case(b"INBOX");
         if !inbox_like && full.len() <= 12 && u.len() <= 24 {
-            assert_eq!(m, naive(full.as_bytes(), u.as_bytes(), sep as u8), "pattern {full:?} vs {u:?}");
+            assert_eq!(
+                m,
+                naive(full.as_bytes(), u.as_bytes(), sep as u8),
+                "pattern {full:?} vs {u:?}"
+            );
         }
     }
 });

@@ -29,7 +29,11 @@ fn crlf(data: &[u8]) -> Vec<u8> {
 fuzz_target!(|data: &[u8]| {
     // Transfer encodings.
     let _ = decode_base64(data);
-    assert_eq!(decode_base64(&encode_base64(data)), data, "base64 round trip");
+    assert_eq!(
+        decode_base64(&encode_base64(data)),
+        data,
+        "base64 round trip"
+    );
     let _ = decode_quoted_printable(data);
     let qp = encode_quoted_printable(data);
     assert_eq!(
@@ -41,7 +45,13 @@ fuzz_target!(|data: &[u8]| {
     if let Some(te) = TransferEncoding::from_name(data) {
         let _ = te.decode(data);
     }
-    for cs in [&b"utf-8"[..], b"iso-8859-1", b"us-ascii", b"x-unknown", data] {
+    for cs in [
+        &b"utf-8"[..],
+        b"iso-8859-1",
+        b"us-ascii",
+        b"x-unknown",
+        data,
+    ] {
         let _ = to_utf8(cs, data);
     }
 
@@ -49,13 +59,21 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let _ = decode_words(data);
     let enc = encode_words(&text);
-    assert_eq!(decode_words(enc.as_bytes()), text, "encoded word via {enc:?}");
+    assert_eq!(
+        decode_words(enc.as_bytes()),
+        text,
+        "encoded word via {enc:?}"
+    );
 
     // Dates.
     if let Ok(d) = parse_date(data) {
         let _ = unix_time(d);
         let printed = format_date(d);
-        assert_eq!(parse_date(printed.as_bytes()), Ok(d), "date via {printed:?}");
+        assert_eq!(
+            parse_date(printed.as_bytes()),
+            Ok(d),
+            "date via {printed:?}"
+        );
     }
 
     // Address lists.
@@ -72,9 +90,20 @@ fuzz_target!(|data: &[u8]| {
     // Header fields.
     let (h, _) = split(data);
     for f in fields(h) {
-        let _ = (f.name(), f.raw_value(), f.raw(), f.value(), f.is(b"subject"));
+        let _ = (
+            f.name(),
+            f.raw_value(),
+            f.raw(),
+            f.value(),
+            f.is(b"subject"),
+        );
     }
-    let _ = (headers(data), unfold(data), first(h, b"From"), last(h, b"Date"));
+    let _ = (
+        headers(data),
+        unfold(data),
+        first(h, b"From"),
+        last(h, b"Date"),
+    );
     let names = vec![b"Subject".to_vec(), b"X-".to_vec()];
     let kept = filter(h, &names, false);
     let dropped = filter(h, &names, true);

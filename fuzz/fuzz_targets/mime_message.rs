@@ -18,9 +18,15 @@ fn readable(item: &str, encoded: &[u8]) {
     let mut wire = format!("* 1 FETCH ({item} ").into_bytes();
     wire.extend_from_slice(encoded);
     wire.extend_from_slice(b")\r\n");
-    let limits = ResponseLimits { max_depth: 1024, ..ResponseLimits::default() };
+    let limits = ResponseLimits {
+        max_depth: 1024,
+        ..ResponseLimits::default()
+    };
     if let Err(e) = Response::parse_with(&wire, &limits) {
-        panic!("{item} does not read back ({e}): {:?}", String::from_utf8_lossy(&wire));
+        panic!(
+            "{item} does not read back ({e}): {:?}",
+            String::from_utf8_lossy(&wire)
+        );
     }
 }
 
@@ -72,7 +78,10 @@ fuzz_target!(|data: &[u8]| {
     let texts = [
         None,
         Some(SectionText::Header),
-        Some(SectionText::HeaderFields(vec![b"SUBJECT".to_vec(), b"from".to_vec()])),
+        Some(SectionText::HeaderFields(vec![
+            b"SUBJECT".to_vec(),
+            b"from".to_vec(),
+        ])),
         Some(SectionText::HeaderFieldsNot(vec![b"Content-Type".to_vec()])),
         Some(SectionText::Text),
         Some(SectionText::Mime),
@@ -97,6 +106,10 @@ fuzz_target!(|data: &[u8]| {
     if let Some(Ok(date)) = msg.sent_date() {
         let _ = unix_time(date);
         let printed = format_date(date);
-        assert_eq!(parse_date(printed.as_bytes()), Ok(date), "date via {printed:?}");
+        assert_eq!(
+            parse_date(printed.as_bytes()),
+            Ok(date),
+            "date via {printed:?}"
+        );
     }
 });

@@ -8,7 +8,12 @@ use fuzz_util::{assert_split_invariant, split_at, Input};
 use libfuzzer_sys::fuzz_target;
 use protocol::pop3::{ClientCodec, ClientEvent, Error, Limits, Response};
 
-fn read(limits: Limits, mask: u16, body_limit: Option<usize>, chunks: &[&[u8]]) -> Vec<Result<ClientEvent, Error>> {
+fn read(
+    limits: Limits,
+    mask: u16,
+    body_limit: Option<usize>,
+    chunks: &[&[u8]],
+) -> Vec<Result<ClientEvent, Error>> {
     let mut c = ClientCodec::new(limits);
     let mut out: Vec<Result<ClientEvent, Error>> = Vec::new();
     let mut oks = 0usize;
@@ -65,8 +70,15 @@ fuzz_target!(|data: &[u8]| {
             let _ = (r.code(), r.text(), r.apop_timestamp());
             let mut wire = Vec::new();
             r.encode(&mut wire);
-            let line = wire.strip_suffix(b"\r\n").expect("encoded response ends in CRLF");
-            assert_eq!(Response::parse(line).as_ref(), Ok(&r), "round trip via {:?}", String::from_utf8_lossy(&wire));
+            let line = wire
+                .strip_suffix(b"\r\n")
+                .expect("encoded response ends in CRLF");
+            assert_eq!(
+                Response::parse(line).as_ref(),
+                Ok(&r),
+                "round trip via {:?}",
+                String::from_utf8_lossy(&wire)
+            );
         }
     }
 });

@@ -4,13 +4,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use protocol::pop3::framing::{Frame, Framer};
 use protocol::pop3::{
     parse_capabilities, Capability, Command, ListEntry, Response, SaslResponse, Stat, UidlEntry,
 };
-use protocol::pop3::framing::{Frame, Framer};
 
 fn strip_crlf(wire: &[u8]) -> &[u8] {
-    wire.strip_suffix(b"\r\n").expect("encoder ends lines in CRLF")
+    wire.strip_suffix(b"\r\n")
+        .expect("encoder ends lines in CRLF")
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -61,8 +61,15 @@ fuzz_target!(|data: &[u8]| {
             let _ = (cmd.verb(), cmd.has_multiline_response());
             let mut wire = Vec::new();
             cmd.encode(&mut wire);
-            let line = wire.strip_suffix(b"\r\n").expect("encoded command ends in CRLF");
-            assert_eq!(Command::parse(line).as_ref(), Ok(&cmd), "round trip via {:?}", String::from_utf8_lossy(&wire));
+            let line = wire
+                .strip_suffix(b"\r\n")
+                .expect("encoded command ends in CRLF");
+            assert_eq!(
+                Command::parse(line).as_ref(),
+                Ok(&cmd),
+                "round trip via {:?}",
+                String::from_utf8_lossy(&wire)
+            );
         }
     }
 });

@@ -55,8 +55,13 @@ pub fn two_chunks(data: &[u8], at: usize) -> [&[u8]; 2] {
 
 /// Runs `feed` three ways, whole, split in two at `at`, and one byte at a time (for inputs up
 /// to `bytewise_max` long, to keep each run fast), and asserts the results agree.
-pub fn assert_split_invariant<T, F>(data: &[u8], at: usize, bytewise_max: usize, what: &str, feed: F)
-where
+pub fn assert_split_invariant<T, F>(
+    data: &[u8],
+    at: usize,
+    bytewise_max: usize,
+    what: &str,
+    feed: F,
+) where
     T: PartialEq + std::fmt::Debug,
     F: Fn(&[&[u8]]) -> T,
 {
