@@ -109,15 +109,24 @@ fn create_list_rename_delete_behave_like_cyrus() {
         alice.ok("LIST \"\" INBOX.%"),
         "a reference is prefixed to the pattern"
     );
-    assert_eq!(alice.ok("LIST \"\" \"\""), ["* LIST (\\Noselect) \".\" \"\""]);
+    assert_eq!(
+        alice.ok("LIST \"\" \"\""),
+        ["* LIST (\\Noselect) \".\" \"\""]
+    );
 
     // STATUS, in Cyrus's item order whatever the order asked.
     append(&h, "user.alice", 3);
     let st = alice.ok("STATUS INBOX (UIDNEXT MESSAGES UNSEEN)");
     assert_eq!(st, ["* STATUS INBOX (MESSAGES 3 UIDNEXT 4 UNSEEN 3)"]);
-    assert_eq!(alice.no("STATUS INBOX.nosuch (MESSAGES)"), "Mailbox does not exist");
+    assert_eq!(
+        alice.no("STATUS INBOX.nosuch (MESSAGES)"),
+        "Mailbox does not exist"
+    );
     let r = alice.cmd("STATUS INBOX (FOO)");
-    assert!(r.tagged.starts_with("BAD Invalid Status attribute"), "{r:?}");
+    assert!(
+        r.tagged.starts_with("BAD Invalid Status attribute"),
+        "{r:?}"
+    );
 
     // RENAME moves submailboxes and says so.
     assert_eq!(
@@ -127,9 +136,18 @@ fn create_list_rename_delete_behave_like_cyrus() {
             "* OK rename INBOX.s1.s2 INBOX.s3.s2"
         ]
     );
-    assert_eq!(alice.no("RENAME INBOX.s3 INBOX.a.b"), "Mailbox already exists");
-    assert_eq!(alice.no("RENAME INBOX.nosuch INBOX.x"), "Mailbox does not exist");
-    assert_eq!(alice.no("RENAME INBOX.s3 INBOX.s3 default"), "Permission denied");
+    assert_eq!(
+        alice.no("RENAME INBOX.s3 INBOX.a.b"),
+        "Mailbox already exists"
+    );
+    assert_eq!(
+        alice.no("RENAME INBOX.nosuch INBOX.x"),
+        "Mailbox does not exist"
+    );
+    assert_eq!(
+        alice.no("RENAME INBOX.s3 INBOX.s3 default"),
+        "Permission denied"
+    );
     // RENAME INBOX: the messages move to the new mailbox, INBOX stays (RFC 3501).
     alice.ok("RENAME INBOX INBOX.old");
     assert_eq!(
@@ -147,7 +165,10 @@ fn create_list_rename_delete_behave_like_cyrus() {
     );
 
     // DELETE: users cannot delete their INBOX, nor a mailbox with children.
-    assert_eq!(alice.no("DELETE INBOX"), "Operation is not supported on mailbox");
+    assert_eq!(
+        alice.no("DELETE INBOX"),
+        "Operation is not supported on mailbox"
+    );
     assert_eq!(
         alice.no("DELETE INBOX.s3"),
         "[HASCHILDREN] Mailbox has inferior hierarchical names"
@@ -158,7 +179,10 @@ fn create_list_rename_delete_behave_like_cyrus() {
 
     // Admins need `x` too (they only get `l` and `a` for free), then a user goes as a whole.
     assert_eq!(admin.no("DELETE user.alice"), "Permission denied");
-    assert_eq!(admin.ok("MYRIGHTS user.alice"), ["* MYRIGHTS user.alice la"]);
+    assert_eq!(
+        admin.ok("MYRIGHTS user.alice"),
+        ["* MYRIGHTS user.alice la"]
+    );
     admin.ok("SETACL user.alice cyrus +x");
     admin.ok("DELETE user.alice");
     let all = names(&admin.ok("LIST \"\" *"));
@@ -172,7 +196,10 @@ fn create_list_rename_delete_behave_like_cyrus() {
     assert_eq!(deleted.len(), 5, "{all:?}");
     assert_eq!(all.first().map(String::as_str), Some("user.bob"));
     // Alice's session sees nothing of hers any more.
-    assert_eq!(alice.no("STATUS INBOX (MESSAGES)"), "Mailbox does not exist");
+    assert_eq!(
+        alice.no("STATUS INBOX (MESSAGES)"),
+        "Mailbox does not exist"
+    );
 }
 
 #[test]
@@ -205,7 +232,10 @@ fn acls_decide_what_users_see_and_do() {
 
     assert_eq!(names(&bob.ok("LIST \"\" *")), ["INBOX"]);
     assert_eq!(bob.no("GETACL user.alice"), "Mailbox does not exist");
-    assert_eq!(bob.no("STATUS user.alice (MESSAGES)"), "Mailbox does not exist");
+    assert_eq!(
+        bob.no("STATUS user.alice (MESSAGES)"),
+        "Mailbox does not exist"
+    );
 
     alice.ok("SETACL INBOX bob lr");
     assert_eq!(
@@ -231,7 +261,10 @@ fn acls_decide_what_users_see_and_do() {
     assert_eq!(bob.no("GETACL user.alice"), "Permission denied");
     assert_eq!(bob.no("SETACL user.alice bob lrswi"), "Permission denied");
     assert_eq!(bob.no("CREATE user.alice.bobs"), "Permission denied");
-    assert_eq!(bob.no("DELETE user.alice"), "Operation is not supported on mailbox");
+    assert_eq!(
+        bob.no("DELETE user.alice"),
+        "Operation is not supported on mailbox"
+    );
     assert_eq!(
         bob.ok("STATUS user.alice (MESSAGES)"),
         ["* STATUS user.alice (MESSAGES 0)"]
@@ -323,19 +356,28 @@ fn quotas_follow_the_hierarchy() {
             "* QUOTA INBOX (STORAGE 0 100 X-NUM-FOLDERS 2 5)"
         ]
     );
-    assert_eq!(alice.no("SETQUOTA user.alice (STORAGE 1)"), "Permission denied");
+    assert_eq!(
+        alice.no("SETQUOTA user.alice (STORAGE 1)"),
+        "Permission denied"
+    );
     assert_eq!(alice.no("GETQUOTA user.alice"), "Permission denied");
     assert_eq!(
         admin.no("SETQUOTA user.alice (FOO 5)"),
         "Unsupported quota resource"
     );
-    assert_eq!(admin.no("SETQUOTA nosuch (STORAGE 5)"), "Mailbox does not exist");
+    assert_eq!(
+        admin.no("SETQUOTA nosuch (STORAGE 5)"),
+        "Mailbox does not exist"
+    );
     // An empty list clears the limits; the root stays (Cyrus 3.6).
     admin.ok("SETQUOTA user.alice ()");
     assert_eq!(admin.ok("GETQUOTA user.alice"), ["* QUOTA user.alice ()"]);
     // Renaming a root moves it.
     admin.ok("RENAME user.alice.Trash user.alice.Bin");
-    assert_eq!(admin.no("GETQUOTA user.alice.Trash"), "Quota root does not exist");
+    assert_eq!(
+        admin.no("GETQUOTA user.alice.Trash"),
+        "Quota root does not exist"
+    );
     assert_eq!(
         admin.ok("GETQUOTA user.alice.Bin"),
         ["* QUOTA user.alice.Bin (STORAGE 0 5)"]
@@ -357,18 +399,29 @@ fn metadata_for_cyradm_info_and_mboxcfg() {
         admin.ok("GETMETADATA user.alice (/shared/comment /private/comment)"),
         ["* METADATA user.alice (/shared/comment \"hello world\" /private/comment NIL)"]
     );
-    let all = admin.ok("GETMETADATA user.alice (\"/shared/*\")").join("\n");
+    let all = admin
+        .ok("GETMETADATA user.alice (\"/shared/*\")")
+        .join("\n");
     assert!(
         all.contains("/shared/vendor/cmu/cyrus-imapd/partition \"default\""),
         "{all}"
     );
-    assert!(all.contains("/shared/vendor/cmu/cyrus-imapd/uniqueid "), "{all}");
+    assert!(
+        all.contains("/shared/vendor/cmu/cyrus-imapd/uniqueid "),
+        "{all}"
+    );
     assert_eq!(
         admin.no("SETMETADATA user.alice (/shared/vendor/cmu/cyrus-imapd/partition \"x\")"),
         "Permission denied"
     );
-    assert_eq!(admin.no("SETMETADATA user.alice (/shared/foo \"x\")"), "Permission denied");
-    assert_eq!(admin.no("GETMETADATA nosuch (/shared/comment)"), "Mailbox does not exist");
+    assert_eq!(
+        admin.no("SETMETADATA user.alice (/shared/foo \"x\")"),
+        "Permission denied"
+    );
+    assert_eq!(
+        admin.no("GETMETADATA nosuch (/shared/comment)"),
+        "Mailbox does not exist"
+    );
     // Server entries: admins set them, everyone reads them.
     admin.ok("SETMETADATA \"\" (/shared/motd \"hello all\")");
     let mut alice = Imap::login(d.addr, "alice", "alicepw");
@@ -376,7 +429,10 @@ fn metadata_for_cyradm_info_and_mboxcfg() {
         alice.ok("GETMETADATA \"\" /shared/motd"),
         ["* METADATA \"\" (/shared/motd \"hello all\")"]
     );
-    assert_eq!(alice.no("SETMETADATA \"\" (/shared/motd \"x\")"), "Permission denied");
+    assert_eq!(
+        alice.no("SETMETADATA \"\" (/shared/motd \"x\")"),
+        "Permission denied"
+    );
     // MAXSIZE leaves long values out and says how long the longest was.
     let r = alice.cmd("GETMETADATA (MAXSIZE 2) \"\" (/shared/motd)");
     assert_eq!(r.tagged, "OK [METADATA LONGENTRIES 9] Completed");
@@ -394,7 +450,9 @@ fn metadata_for_cyradm_info_and_mboxcfg() {
     // The owner has `n` through the ACL, so may set shared values.
     alice.ok("SETMETADATA INBOX (/shared/comment \"x\")");
     // DEPTH 1 lists the level below.
-    let d1 = admin.ok("GETMETADATA (DEPTH 1) user.alice (/shared)").join("\n");
+    let d1 = admin
+        .ok("GETMETADATA (DEPTH 1) user.alice (/shared)")
+        .join("\n");
     assert!(d1.contains("/shared/comment \"x\""), "{d1}");
     assert!(!d1.contains("/shared/vendor"), "{d1}");
 }
@@ -493,8 +551,13 @@ fn special_use_on_create_and_in_list() {
         alice.ok("LIST (SPECIAL-USE) \"\" *"),
         ["* LIST (\\HasNoChildren \\Sent) \".\" INBOX.sent"]
     );
-    let md = alice.ok("GETMETADATA INBOX.sent /private/specialuse").join("");
-    assert!(md.starts_with("* METADATA INBOX.sent (/private/specialuse "), "{md}");
+    let md = alice
+        .ok("GETMETADATA INBOX.sent /private/specialuse")
+        .join("");
+    assert!(
+        md.starts_with("* METADATA INBOX.sent (/private/specialuse "),
+        "{md}"
+    );
     assert!(md.contains("\\Sent"), "{md}");
     assert_eq!(
         alice.no("CREATE INBOX.bad (USE (\\Foo))"),

@@ -122,7 +122,10 @@ impl Imap {
     /// Runs a command that must fail with NO; returns the text after `NO `.
     pub fn no(&mut self, command: &str) -> String {
         let r = self.cmd(command);
-        assert!(r.tagged.starts_with("NO "), "{command}: expected NO, got {r:?}");
+        assert!(
+            r.tagged.starts_with("NO "),
+            "{command}: expected NO, got {r:?}"
+        );
         r.tagged["NO ".len()..].to_string()
     }
 }
