@@ -25,6 +25,7 @@ use std::collections::BTreeSet;
 use protocol::acl::{parse_rights_arg, Acl, AclError, Identifier, ListRights, Rights, SetMode};
 use protocol::imap::command::{CommandBody, MetadataDepth, MetadataOptions};
 use protocol::imap::response::{Code, Completion, Data, MetadataCode, QuotaResource};
+use protocol::imap::syntax::{write_astring, write_string, LiteralMode};
 use protocol::imap::types::{Atom, Tag};
 use protocol::mailbox::InternalName;
 
@@ -589,10 +590,8 @@ async fn getmetadata(
         }
     }
     if !out.is_empty() {
-        s.data(Data::Metadata {
-            mailbox: mailbox.to_vec(),
-            entries: out,
-        });
+        let line = metadata_line(mailbox, &out);
+        s.out.extend_from_slice(&line);
     }
     let code = longest.map(|n| {
         Code::Metadata(MetadataCode::LongEntries(
@@ -601,6 +600,43 @@ async fn getmetadata(
     });
     s.tagged(tag, Completion::Ok, code, "Completed");
     Ok(())
+}
+
+/// `* METADATA mailbox ("entry" value ...)` written as Cyrus writes it: entry names always
+/// quoted, values quoted when they are plain text and literals otherwise. cyradm's parser
+/// (`Cyrus::IMAP::Admin::getmetadata`) only copes with this shape.
+fn metadata_line(mailbox: &[u8], entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Vec<u8> {
+    let mut out = b"* METADATA ".to_vec();
+    if mailbox.is_empty() {
+        out.extend_from_slice(b"\"\"");
+    } else {
+        write_astring(&mut out, mailbox, LiteralMode::Sync);
+    }
+    out.extend_from_slice(b" (");
+    for (i, (e, v)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        write_string(&mut out, e, LiteralMode::Sync);
+        out.push(b' ');
+        match v {
+            None => out.extend_from_slice(b"NIL"),
+            Some(v)
+                if v.iter()
+                    .all(|b| (0x20..0x7f).contains(b) && !matches!(b, b'"' | b'\\')) =>
+            {
+                out.push(b'"');
+                out.extend_from_slice(v);
+                out.push(b'"');
+            }
+            Some(v) => {
+                out.extend_from_slice(format!("{{{}}}\r\n", v.len()).as_bytes());
+                out.extend_from_slice(v);
+            }
+        }
+    }
+    out.extend_from_slice(b")\r\n");
+    out
 }
 
 async fn setmetadata(
