@@ -480,6 +480,9 @@ fn check_entry_name(e: &[u8]) -> R<String> {
     Ok(lower)
 }
 
+/// An entry name and its value (`None`: no value).
+type EntryValue = (String, Option<Vec<u8>>);
+
 /// The scope of a METADATA command: the server, or a mailbox.
 struct Scope {
     entry: Option<MailboxEntry>,
@@ -511,54 +514,50 @@ async fn getmetadata(
     let server = sc.entry.is_none();
     let entry = sc.entry.clone();
     // Every (entry, value) of the scope that this user may read, computed ones included.
-    let values: Vec<(String, Option<Vec<u8>>)> = run(
-        s,
-        move |_| -> Result<Vec<(String, Option<Vec<u8>>)>, Fail> {
-            let id = match &entry {
-                Some(e) => Some(MailboxId::new(&e.uniqueid)?),
-                None => None,
-            };
-            let mut out: std::collections::BTreeMap<String, Option<Vec<u8>>> =
-                known_entries(server)
-                    .into_iter()
-                    .map(|e| (e, None))
-                    .collect();
-            for a in store.annotations(id.as_ref(), "")? {
-                match &a.user {
-                    None => {
-                        out.insert(a.entry.clone(), Some(a.value));
-                    }
-                    Some(u) if *u == user => {
-                        out.insert(a.entry.clone(), Some(a.value));
-                    }
-                    Some(_) => {}
+    let values: Vec<EntryValue> = run(s, move |_| -> Result<Vec<EntryValue>, Fail> {
+        let id = match &entry {
+            Some(e) => Some(MailboxId::new(&e.uniqueid)?),
+            None => None,
+        };
+        let mut out: std::collections::BTreeMap<String, Option<Vec<u8>>> = known_entries(server)
+            .into_iter()
+            .map(|e| (e, None))
+            .collect();
+        for a in store.annotations(id.as_ref(), "")? {
+            match &a.user {
+                None => {
+                    out.insert(a.entry.clone(), Some(a.value));
                 }
+                Some(u) if *u == user => {
+                    out.insert(a.entry.clone(), Some(a.value));
+                }
+                Some(_) => {}
             }
-            if let (Some(e), Some(id)) = (&entry, &id) {
-                let state = store.mailbox_state(id)?;
-                let v = |s: &str| Some(s.as_bytes().to_vec());
-                let computed = [
-                    ("partition", v(&e.partition)),
-                    ("uniqueid", v(&e.uniqueid)),
-                    ("size", v(&state.size.to_string())),
-                    ("pop3newuidl", v("true")),
-                ];
-                for (k, val) in computed {
-                    out.insert(format!("/shared{VENDOR}/{k}"), val);
-                }
-                for (k, default) in [("sharedseen", "false"), ("duplicatedeliver", "false")] {
-                    out.entry(format!("/shared{VENDOR}/{k}"))
-                        .and_modify(|x| {
-                            if x.is_none() {
-                                *x = v(default);
-                            }
-                        })
-                        .or_insert_with(|| v(default));
-                }
+        }
+        if let (Some(e), Some(id)) = (&entry, &id) {
+            let state = store.mailbox_state(id)?;
+            let v = |s: &str| Some(s.as_bytes().to_vec());
+            let computed = [
+                ("partition", v(&e.partition)),
+                ("uniqueid", v(&e.uniqueid)),
+                ("size", v(&state.size.to_string())),
+                ("pop3newuidl", v("true")),
+            ];
+            for (k, val) in computed {
+                out.insert(format!("/shared{VENDOR}/{k}"), val);
             }
-            Ok(out.into_iter().collect())
-        },
-    )
+            for (k, default) in [("sharedseen", "false"), ("duplicatedeliver", "false")] {
+                out.entry(format!("/shared{VENDOR}/{k}"))
+                    .and_modify(|x| {
+                        if x.is_none() {
+                            *x = v(default);
+                        }
+                    })
+                    .or_insert_with(|| v(default));
+            }
+        }
+        Ok(out.into_iter().collect())
+    })
     .await??;
 
     let known: BTreeSet<String> = known_entries(server).into_iter().collect();
