@@ -314,3 +314,37 @@ fn a_proxyservers_login_acts_as_the_user_and_is_not_admin() {
         .tagged
         .starts_with("NO"));
 }
+
+#[test]
+fn a_partition_move_activates_the_new_location() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p2 = tmp.path().join("p2");
+    let m = murder(&[("partition-p2", p2.to_str().unwrap())]);
+    let mut admin = Imap::login(m.backend.addr, "cyrus", "secret");
+    admin.ok("CREATE user.alice");
+    admin.ok("CREATE user.alice.Sent");
+    assert_eq!(
+        admin.no("RENAME user.alice user.alicia p2"),
+        "Cross-server or cross-partition move w/rename not supported"
+    );
+    admin.ok("RENAME user.alice user.alice p2");
+    for name in ["user.alice", "user.alice.Sent"] {
+        assert_eq!(find(&m, name).unwrap().location(), "backend1!p2");
+        let e = MailboxDb::open_in(&m.backend_host.configdir())
+            .unwrap()
+            .get(name)
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.partition, "p2");
+    }
+    let md = admin
+        .ok("GETMETADATA user.alice /shared/vendor/cmu/cyrus-imapd/partition")
+        .join("");
+    assert!(md.contains("\"p2\""), "{md}");
+    let mut alice = Imap::login(m.backend.addr, "alice", "alicepw");
+    assert_eq!(
+        alice.no("RENAME INBOX INBOX p2"),
+        "Permission denied",
+        "only admins give a location"
+    );
+}
