@@ -1586,3 +1586,48 @@ async fn status(s: &mut Session, tag: &Tag, mailbox: &[u8], items: &[StatusItem]
     s.ok(tag);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_are_listed_outermost_first() {
+        assert_eq!(ancestors("a.b.c", '.'), ["a", "a.b"]);
+        assert!(ancestors("INBOX", '.').is_empty());
+        assert_eq!(
+            ancestors("Other Users/alice/Sent", '/'),
+            ["Other Users", "Other Users/alice"]
+        );
+        let names = ["a.b.c".to_string(), "x".to_string()];
+        let p = parents_of(names.iter(), '.');
+        assert!(p.contains("a") && p.contains("a.b") && !p.contains("x"));
+    }
+
+    #[test]
+    fn create_arguments_name_partition_server_and_special_use() {
+        let o = create_opts(Some(CreateArgs::Partition(b"p2".to_vec()))).unwrap();
+        assert_eq!(
+            (o.partition.as_deref(), o.server.as_deref()),
+            (Some("p2"), None)
+        );
+        let o = create_opts(Some(CreateArgs::Partition(b"be1!p2".to_vec()))).unwrap();
+        assert_eq!(
+            (o.partition.as_deref(), o.server.as_deref()),
+            (Some("p2"), Some("be1"))
+        );
+        let o = create_opts(Some(CreateArgs::Params(vec![
+            CreateParam::Use(vec![Flag::Extension(Atom::new(b"Sent").unwrap())]),
+            CreateParam::Partition(b"default".to_vec()),
+        ])))
+        .unwrap();
+        assert_eq!(o.special_use, ["\\Sent"]);
+        assert_eq!(o.partition.as_deref(), Some("default"));
+        // `\Flagged` parses as the system flag and is still the special-use name.
+        let o = create_opts(Some(CreateArgs::Params(vec![CreateParam::Use(vec![
+            Flag::Flagged,
+        ])])))
+        .unwrap();
+        assert_eq!(o.special_use, ["\\Flagged"]);
+    }
+}
