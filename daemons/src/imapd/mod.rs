@@ -18,6 +18,7 @@
 pub mod admin;
 pub mod mailboxes;
 pub mod messages;
+pub mod murder;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
