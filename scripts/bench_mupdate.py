@@ -19,7 +19,9 @@ Subcommands (each prints one JSON object on stdout):
           open `streams` UPDATE connections, drain their dumps, print when all are streaming,
           then measure /proc/<pid>/status of the pid in F, and keep the streams open until
           stdin closes.
-  dumpjson --n N --prefix user.u   the same mailboxes as `load`, in `ctl_mboxlist -u` form.
+  cyrusflat --n N --prefix user.u  the same mailboxes as `load`, as a Cyrus 3.6 mailboxes.db in
+                                   the `flat` backend (for `cvt_cyrusdb ... flat ... twoskip`),
+                                   the way a Cyrus master stores MUPDATE entries.
 """
 
 import argparse
@@ -242,23 +244,24 @@ async def cmd_attach(a):
     return None
 
 
-def cmd_dumpjson(a):
+def cmd_cyrusflat(a):
+    # Key: "N" + the dbname (hierarchy separator as 0x1f); value: Cyrus's dlist, as a Cyrus
+    # master writes for an ACTIVATE (type "er", no uniqueid). Sorted, as the flat backend keeps it.
     out = sys.stdout
-    out.write("{\n")
+    rows = []
     for i in range(a.start, a.start + a.n):
         name = "%s%07d" % (a.prefix, i)
         server, part = location(i).split("!")
-        out.write('"%s": {"name": "%s", "uniqueid": "b%07d", "mtime": "1700000000", "uidvalidity": "0", '
-                  '"createdmodseq": "0", "foldermodseq": "0", "mbtype": "er", "partition": "%s", '
-                  '"server": "%s", "acl": {"owner": "lrswipkxtecdan"}, "name_history": []}%s\n'
-                  % (name, name, i, part, server, "," if i + 1 < a.start + a.n else ""))
-    out.write("}\n")
+        rows.append("N%s\t%%(T er P %s S %s M 1700000000 A %%(owner lrswipkxtecdan))\n"
+                    % (name.replace(".", "\x1f"), part, server))
+    rows.sort()
+    out.writelines(rows)
     return None
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("cmd", choices=["pairs", "load", "count", "ready", "attach", "dumpjson"])
+    p.add_argument("cmd", choices=["pairs", "load", "count", "ready", "attach", "cyrusflat"])
     p.add_argument("--port", type=int)
     p.add_argument("--user", default="mupduser")
     p.add_argument("--password", default="secret")
@@ -274,8 +277,8 @@ def main():
     a = p.parse_args()
     if a.cmd == "ready":
         res = cmd_ready(a)
-    elif a.cmd == "dumpjson":
-        res = cmd_dumpjson(a)
+    elif a.cmd == "cyrusflat":
+        res = cmd_cyrusflat(a)
     else:
         res = asyncio.run({"pairs": cmd_pairs, "load": cmd_load, "count": cmd_count,
                            "attach": cmd_attach}[a.cmd](a))
