@@ -38,23 +38,21 @@ pub fn bin_dir() -> PathBuf {
     .clone()
 }
 
-/// The path of one of our binaries, building the daemons once if it is missing (a plain
-/// `cargo test -p murder-tests` does not build other packages' binaries).
+/// The path of one of our binaries. The daemons are built once per test process, so a test
+/// never runs a stale binary (cargo takes about a second when nothing changed; under
+/// `cargo test --workspace` they are already fresh).
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
-    let path = bin_dir().join(name);
-    if !path.exists() {
-        BUILT.get_or_init(|| {
-            let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "-q", "-p", "murder-daemons", "--bins"]);
-            if bin_dir().ends_with("release") {
-                cmd.arg("--release");
-            }
-            let status = cmd.status().expect("running cargo build for the daemons");
-            assert!(status.success(), "building the daemons failed");
-        });
-    }
-    path
+    BUILT.get_or_init(|| {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "-q", "-p", "murder-daemons", "--bins"]);
+        if bin_dir().ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build for the daemons");
+        assert!(status.success(), "building the daemons failed");
+    });
+    bin_dir().join(name)
 }
 
 /// A host of the murder: a directory with imapd.conf, configdirectory and sasldb.
