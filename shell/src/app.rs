@@ -154,8 +154,9 @@ fn history_path(cli: &Cli) -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".murder_history"))
 }
 
-/// Runs input text (a script) command by command. Lines whose quotes are open continue on
-/// the next line. Returns the overall status.
+/// Runs input text (a script) command by command, one line at a time as cyradm does: a
+/// quote left open at the end of a line is an error for that line only, so one typo
+/// cannot swallow the rest of a script. Returns the overall status.
 pub fn run_script<R: BufRead>(
     rt: &tokio::runtime::Runtime,
     session: &mut Session,
@@ -165,8 +166,6 @@ pub fn run_script<R: BufRead>(
 ) -> Status {
     let stop = on_error == OnError::Stop;
     let mut status = Status::Ok;
-    let mut pending = String::new();
-    let mut start_line = 0usize;
     for (n, line) in input.lines().enumerate() {
         let line = match line {
             Ok(l) => l,
@@ -175,18 +174,10 @@ pub fn run_script<R: BufRead>(
                 return Status::Failed;
             }
         };
-        if pending.is_empty() {
-            start_line = n + 1;
-        } else {
-            pending.push('\n');
-        }
-        pending.push_str(&line);
-        let cmds = match tokenize(&pending, &env_lookup) {
+        let cmds = match tokenize(&line, &env_lookup) {
             Ok(c) => c,
-            Err(e) if e.is_incomplete() => continue,
             Err(e) => {
-                eprintln!("murder: {origin}:{start_line}: {e}");
-                pending.clear();
+                eprintln!("murder: {origin}:{}: {e}", n + 1);
                 status = Status::Failed;
                 if stop {
                     return status;
@@ -194,7 +185,6 @@ pub fn run_script<R: BufRead>(
                 continue;
             }
         };
-        pending.clear();
         match run_interruptible(rt, session, &cmds, stop) {
             None => {
                 eprintln!("murder: interrupted");
@@ -208,12 +198,6 @@ pub fn run_script<R: BufRead>(
                 }
             }
             Some(Status::Ok) => {}
-        }
-    }
-    if !pending.is_empty() {
-        if let Err(e) = tokenize(&pending, &env_lookup) {
-            eprintln!("murder: {origin}:{start_line}: {e}");
-            status = Status::Failed;
         }
     }
     status
