@@ -366,6 +366,11 @@ impl Client {
         !self.poisoned
     }
 
+    /// Whether a command was abandoned before its completion arrived.
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
     fn set_caps(&mut self, caps: &[Atom]) {
         self.caps = caps
             .iter()

@@ -320,6 +320,9 @@ pub fn run(
                 match crate::app::run_interruptible(rt, session, &cmds, false) {
                     None => {
                         eprintln!("interrupted");
+                        if let Some(msg) = rt.block_on(session.recover_after_interrupt()) {
+                            eprintln!("{msg}");
+                        }
                         status = Status::Failed;
                     }
                     Some(Status::Exit(n)) => {

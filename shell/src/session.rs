@@ -155,6 +155,8 @@ pub struct Session {
     server: Option<String>,
     /// The user logged in on the current connection.
     logged_in_as: Option<String>,
+    /// Where the current connection goes: host, port.
+    target: Option<(String, u16)>,
     /// Names for completion, filled in the background.
     pub cache: Arc<Mutex<Cache>>,
     /// Whether to fill the cache in the background after connecting (REPL only).
@@ -501,6 +503,7 @@ impl Session {
             conn: None,
             server: None,
             logged_in_as: None,
+            target: None,
             cache: Arc::new(Mutex::new(Cache::default())),
             background_cache: false,
         }
@@ -592,6 +595,7 @@ impl Session {
         }
         self.conn = Some(c);
         self.server = Some(display.clone());
+        self.target = Some((host.to_string(), port));
         if let Ok(mut cache) = self.cache.lock() {
             cache.servers.insert(host.to_string());
         }
@@ -605,6 +609,26 @@ impl Session {
             );
         }
         Ok(())
+    }
+
+    /// After Ctrl-C interrupted a command: the server may still be working on it and will
+    /// answer later, so the connection is replaced by a fresh one to the same server, logged
+    /// in as before. Returns a line to tell the user, if anything was done.
+    pub async fn recover_after_interrupt(&mut self) -> Option<String> {
+        let dirty = self
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.has_pending() || !c.is_usable());
+        if !dirty {
+            return None;
+        }
+        let (host, port) = self.target.clone()?;
+        let auth = self.logged_in_as.is_some();
+        self.conn = None;
+        Some(match self.connect_to(&host, port, auth).await {
+            Ok(()) => format!("reconnected to {}", self.server_name()),
+            Err(e) => format!("murder: {e}"),
+        })
     }
 
     /// Drops the connection (LOGOUT first).

@@ -20,7 +20,8 @@ LIST-EXTENDED MAILBOX-REFERRALS METADATA NAMESPACE QUOTA RIGHTS=kxten SPECIAL-US
 X-QUOTA=STORAGE X-QUOTA=MESSAGE LOGINDISABLED";
 
 /// One rule: when a command (after its tag) starts with `prefix` (case-insensitive), answer
-/// `reply`, where `TAG` stands for the command's tag. A reply of `HANG` never answers.
+/// `reply`, where `TAG` stands for the command's tag. A reply of `HANG` never answers;
+/// `CLOSE` drops the connection.
 #[derive(Clone)]
 pub struct Rule {
     pub prefix: String,
@@ -96,6 +97,9 @@ fn serve(stream: TcpStream, rules: &[Rule], log: &Mutex<Vec<String>>) {
             .iter()
             .find(|x| upper.starts_with(&x.prefix.to_ascii_uppercase()))
         {
+            if rl.reply == "CLOSE" {
+                return;
+            }
             if rl.reply == "HANG" {
                 std::thread::sleep(Duration::from_secs(3600));
                 return;
