@@ -767,10 +767,7 @@ impl Session {
         let mut server = self.server_name();
         let body = referred.unwrap_or(body);
         let mut hops = 0;
-        while referrals {
-            let Some(url) = done.referral().map(str::to_string) else {
-                break;
-            };
+        while let Some(url) = done.referral().filter(|_| referrals).map(str::to_string) {
             hops += 1;
             if hops > MAX_REFERRALS {
                 return Err(Fail::Server {
@@ -1672,7 +1669,9 @@ impl Session {
         let mut texts: Vec<String> = Vec::new();
         let mut io_error: Option<io::Error> = None;
         let mut names_for_cache: Vec<String> = Vec::new();
-        let fill_cache = cache.lock().map(|c| c.wants_more()).unwrap_or(false);
+        // Only an interactive session completes names; scripts keep memory flat.
+        let fill_cache =
+            self.background_cache && cache.lock().map(|c| c.wants_more()).unwrap_or(false);
         let mut sink = Sink::new(format, io.out, width);
         let (done, server) = self
             .run_followed(body, None, &mut |r| {
