@@ -233,7 +233,7 @@ pub fn perl_number(x: f64) -> String {
         return format!("{}", x as i64);
     }
     let exp = x.abs().log10().floor() as i32;
-    if !(-5..15).contains(&exp) {
+    if !(-4..15).contains(&exp) {
         let s = format!("{:.14e}", x);
         // Rust writes 1.23400000000000e-7; Perl writes 1.234e-07.
         let (mant, e) = s.split_once('e').unwrap_or((&s, "0"));

@@ -152,10 +152,16 @@ pub fn stderr(o: &Output) -> String {
 /// (started with up.sh when we are root and nothing listens yet), `None` (with a message)
 /// when it cannot be had here.
 pub fn real_murder() -> Option<u16> {
-    let up = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/cyrus-murder/up.sh"
-    ));
+    // `shared/` sits beside the repository (CI); MURDER_CYRUS_HARNESS overrides that, for
+    // work trees elsewhere.
+    let up = std::env::var_os("MURDER_CYRUS_HARNESS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/cyrus-murder/up.sh"
+            ))
+        });
     if TcpStream::connect("127.0.0.1:10143").is_ok() {
         return Some(10143);
     }
