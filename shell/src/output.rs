@@ -311,7 +311,8 @@ pub struct Sink<'a> {
 }
 
 impl<'a> Sink<'a> {
-    /// A sink writing to `out`; `width` fits tables to a terminal of that many columns.
+    /// A sink writing to `out`; `width` fits tables to that many columns (`Some(0)`: to the
+    /// terminal standard output is; `None`: no fitting).
     pub fn new(format: Format, out: &'a mut dyn Write, width: Option<u16>) -> Sink<'a> {
         Sink {
             format,
@@ -372,13 +373,18 @@ impl<'a> Sink<'a> {
         }
         let mut t = comfy_table::Table::new();
         t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-        t.force_no_tty();
         match self.width {
+            // 0: standard output is a terminal; comfy-table asks it for its width.
+            Some(0) => {
+                t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+            }
             Some(w) => {
+                t.force_no_tty();
                 t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
                 t.set_width(w);
             }
             None => {
+                t.force_no_tty();
                 t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
             }
         }

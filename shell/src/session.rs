@@ -73,7 +73,8 @@ pub struct Settings {
     pub format: Format,
     /// cyradm's line width for `listmailbox` columns (`$COLUMNS`, default 79).
     pub columns: usize,
-    /// Terminal width for tables, when standard output is a terminal.
+    /// Width to fit tables to: `Some(0)` for the terminal's own width, `None` for no fitting
+    /// (standard output is not a terminal).
     pub table_width: Option<u16>,
 }
 
