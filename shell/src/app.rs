@@ -219,6 +219,42 @@ pub fn run_interruptible(
     })
 }
 
+fn local_command(action: crate::cli::LocalAction) -> i32 {
+    use crate::cli::LocalAction;
+    let Some(dir) = state_dir() else {
+        eprintln!("murder local: set MURDER_HOME or HOME");
+        return 2;
+    };
+    let result = match action {
+        LocalAction::Up => crate::local::up(&dir, true).map(|_| ()),
+        LocalAction::Down => crate::local::down(&dir).map(|stopped| {
+            if stopped {
+                println!("local murder stopped");
+            } else {
+                println!("no local murder running in {}", dir.display());
+            }
+        }),
+        LocalAction::Status => {
+            match crate::local::running_pid(&dir) {
+                Some(pid) => println!("local murder running (pid {pid}) from {}", dir.display()),
+                None => println!("no local murder running in {}", dir.display()),
+            }
+            Ok(())
+        }
+        LocalAction::Serve => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(crate::local::serve(&dir)),
+            Err(e) => Err(crate::local::LocalError::Other(e.to_string())),
+        },
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("murder local: {e}");
+            1
+        }
+    }
+}
+
 /// The program. Returns the exit status.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -226,6 +262,9 @@ pub fn main() -> i32 {
         let mut cmd = Cli::command();
         clap_complete::generate(shell, &mut cmd, "murder", &mut std::io::stdout());
         return 0;
+    }
+    if let Some(Sub::Local { action }) = cli.command {
+        return local_command(action);
     }
     if cli.server.is_some() && cli.server_arg.is_some() {
         eprintln!("murder: may not specify server both with --server and bare arg");
@@ -261,6 +300,17 @@ pub fn main() -> i32 {
         let (h, p) = crate::session::split_host_port(s, default_port);
         target = Some((h, cli.port.or(cli.port_arg).unwrap_or(p)));
     } else if !cli.no_connect {
+        // The embedded default: start the local murder if it is not running (unless
+        // MURDER_AUTOSTART=0), then connect to its frontend.
+        if let Some(dir) = state_dir() {
+            let autostart = std::env::var("MURDER_AUTOSTART").map_or(true, |v| v != "0");
+            if autostart && crate::local::running_pid(&dir).is_none() {
+                eprintln!("murder: starting the local murder in {}", dir.display());
+                if let Err(e) = crate::local::up(&dir, false) {
+                    eprintln!("murder: local murder: {e}");
+                }
+            }
+        }
         match state_dir().map(|d| (read_local_murder(&d), d)) {
             Some((Ok(m), dir)) => {
                 if cli.user.is_none() {

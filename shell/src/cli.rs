@@ -143,4 +143,24 @@ pub enum Sub {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// The local murder on loopback: up (start or reuse), down, status; state in
+    /// $MURDER_HOME (default ~/.local/state/murder).
+    Local {
+        /// What to do.
+        #[arg(value_enum)]
+        action: LocalAction,
+    },
+}
+
+/// `murder local` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LocalAction {
+    /// Create the murder if needed, start it in the background, print how to connect.
+    Up,
+    /// Stop what `up` started.
+    Down,
+    /// Say whether it runs, and where.
+    Status,
+    /// Run every daemon in the foreground (what `up` starts in the background).
+    Serve,
 }

@@ -28,6 +28,7 @@ pub mod client;
 pub mod commands;
 pub mod help;
 pub mod lex;
+pub mod local;
 pub mod output;
 pub mod repl;
 pub mod session;

@@ -161,6 +161,7 @@ fn unconnected_without_a_local_murder() {
     let mut cmd = Command::new(murder_bin());
     cmd.env("HOME", home.path())
         .env_remove("MURDER_HOME")
+        .env("MURDER_AUTOSTART", "0")
         .env("TERM", "xterm");
     let mut p = spawn_command(cmd, Some(10_000)).unwrap();
     p.exp_string("no local murder").unwrap();
