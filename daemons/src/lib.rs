@@ -7,10 +7,13 @@
 pub mod cli;
 pub mod conf;
 pub mod imapd;
+pub mod lmtpd;
 pub mod master;
 pub mod mboxdb;
 pub mod mupdate;
 pub mod net;
+pub mod pop3d;
 pub mod sasl;
+pub mod service;
 pub mod store;
 pub mod tls;
