@@ -448,3 +448,108 @@ fn cyrus_lmtptest_authenticates_as_admin_and_delivers() {
     let m = store.read_message(&alice, 1).unwrap();
     assert!(m.ends_with(b"Subject: via lmtptest\r\n\r\nhi\r\n"));
 }
+
+/// One load run: `conns` connections, each delivering `msg` to its recipient in a loop for
+/// `secs` seconds after `AUTH PLAIN` as `auth` (`None`: no AUTH). Returns deliveries per second.
+fn load(
+    addr: std::net::SocketAddr,
+    auth: Option<&str>,
+    rcpts: &[String],
+    conns: usize,
+    secs: f64,
+    msg: &[u8],
+) -> f64 {
+    let mut stuffed = Vec::new();
+    protocol::lmtp::dot_stuff(msg, &mut stuffed);
+    let stuffed = Arc::new(stuffed);
+    let barrier = Arc::new(std::sync::Barrier::new(conns + 1));
+    let threads: Vec<_> = (0..conns)
+        .map(|i| {
+            let rcpt = rcpts[i % rcpts.len()].clone();
+            let auth = auth.map(str::to_owned);
+            let stuffed = stuffed.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut c = Client::tcp(addr);
+                c.reply();
+                c.cmd("LHLO bench");
+                if let Some(a) = auth {
+                    assert_eq!(c.one(&format!("AUTH PLAIN {a}")), "235 Authenticated!");
+                }
+                barrier.wait();
+                let start = std::time::Instant::now();
+                let mut n = 0u64;
+                while start.elapsed().as_secs_f64() < secs {
+                    // Pipelined as an MTA does with PIPELINING.
+                    c.w.write_all(format!("MAIL FROM:<bench@example.org>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n").as_bytes())
+                        .unwrap();
+                    assert_eq!(c.one_reply(), "250 2.1.0 ok");
+                    assert_eq!(c.one_reply(), "250 2.1.5 ok", "{rcpt}");
+                    assert_eq!(c.one_reply(), "354 go ahead");
+                    c.w.write_all(&stuffed).unwrap();
+                    let r = c.one_reply();
+                    assert!(r.starts_with("250 2.1.5 "), "{r}");
+                    n += 1;
+                }
+                c.one("QUIT");
+                (n, start.elapsed().as_secs_f64())
+            })
+        })
+        .collect();
+    barrier.wait();
+    let mut total = 0f64;
+    for t in threads {
+        let (n, el) = t.join().unwrap();
+        total += n as f64 / el;
+    }
+    total
+}
+
+/// `scripts/bench_lmtp.sh`: LMTP deliveries per second of a 10 KB message over 8 connections,
+/// ours and (with `BENCH_CYRUS=host:port`) Cyrus's, interleaved, as JSON lines.
+#[test]
+#[ignore = "benchmark; run through scripts/bench_lmtp.sh"]
+fn bench_lmtp_throughput() {
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let secs: f64 = env("BENCH_SECS", "10").parse().unwrap();
+    let runs: usize = env("BENCH_RUNS", "3").parse().unwrap();
+    let conns: usize = env("BENCH_CONNS", "8").parse().unwrap();
+    let mut msg = b"From: bench@example.org\r\nTo: bench@example.org\r\nSubject: bench\r\nMessage-ID: <bench@example.org>\r\n\r\n".to_vec();
+    while msg.len() < 10 * 1024 - 80 {
+        msg.extend_from_slice(b"0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ012345\r\n");
+    }
+    let host = backend();
+    let ours_rcpts: Vec<String> = (1..=conns).map(|i| format!("bu{i:02}")).collect();
+    for r in &ours_rcpts {
+        user(&host, r);
+    }
+    let d = Daemon::start(&host, "lmtpd", &[]);
+    let cyrus: Option<std::net::SocketAddr> = std::env::var("BENCH_CYRUS").ok().map(|a| a.parse().unwrap());
+    let cyrus_rcpts: Vec<String> = env("BENCH_CYRUS_RCPTS", &ours_rcpts.join(","))
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let cyrus_auth = env("BENCH_CYRUS_AUTH", "AGN5cnVzAHNlY3JldA==");
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for run in 1..=runs {
+        let o = load(d.addr, Some("AGN5cnVzAHNlY3JldA=="), &ours_rcpts, conns, secs, &msg);
+        println!("{{\"server\": \"murder lmtpd\", \"run\": {run}, \"conns\": {conns}, \"msg_bytes\": {}, \"deliveries_per_s\": {o:.1}}}", msg.len());
+        ours.push(o);
+        if let Some(a) = cyrus {
+            let c = load(a, Some(&cyrus_auth), &cyrus_rcpts, conns, secs, &msg);
+            println!("{{\"server\": \"cyrus 3.6 lmtpd\", \"run\": {run}, \"conns\": {conns}, \"msg_bytes\": {}, \"deliveries_per_s\": {c:.1}}}", msg.len());
+            theirs.push(c);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let o = median(&mut ours);
+    if theirs.is_empty() {
+        println!("{{\"summary\": true, \"ours_median\": {o:.1}}}");
+    } else {
+        let c = median(&mut theirs);
+        println!("{{\"summary\": true, \"ours_median\": {o:.1}, \"cyrus_median\": {c:.1}, \"ratio\": {:.2}}}", o / c);
+    }
+}
