@@ -14,7 +14,8 @@ export BENCH_SECS=$SECS BENCH_RUNS=$RUNS BENCH_CONNS=${BENCH_CONNS:-8}
 
 if [ -z "${NO_CYRUS:-}" ]; then
   # Bring the Cyrus murder up only if it is not running (up.sh wipes its state).
-  if ! "$MURDER/ctl.sh" status 2>/dev/null | grep -q '^backend1: running'; then
+  status=$("$MURDER/ctl.sh" status 2>/dev/null || true)
+  if ! grep -q '^backend1: running' <<<"$status"; then
     "$MURDER/up.sh" >/dev/null
   fi
   # The benchmark users bu01..buNN on backend1 (created through the frontend, as bench.py does).
@@ -22,15 +23,26 @@ if [ -z "${NO_CYRUS:-}" ]; then
 import imaplib, smtplib, sys, time
 n = int(sys.argv[1])
 users = ["bu%02d" % i for i in range(1, n + 1)]
-l = smtplib.LMTP("127.0.0.1", 11024); l.ehlo_or_helo_if_needed(); l.login("cyrus", "secret")
-l.mail("x@example.org")
-missing = [u for u in users if l.rcpt(u)[0] != 250]
-l.rset(); l.quit()
-if missing:
-    c = imaplib.IMAP4("127.0.0.1", 10143); c.login("cyrus", "secret")
-    for u in missing:
-        c._simple_command("CREATE", "user." + u, "backend1!default")
-    c.logout(); time.sleep(1)
+def missing():
+    l = smtplib.LMTP("127.0.0.1", 11024); l.ehlo_or_helo_if_needed(); l.login("cyrus", "secret")
+    l.mail("x@example.org")
+    m = [u for u in users if l.rcpt(u)[0] != 250]
+    l.rset(); l.quit()
+    return m
+for attempt in range(10):
+    m = missing()
+    if not m:
+        break
+    try:
+        c = imaplib.IMAP4("127.0.0.1", 10143); c.login("cyrus", "secret")
+        for u in m:
+            print("creating user." + u, c._simple_command("CREATE", "user." + u, "backend1!default"), file=sys.stderr)
+        c.logout()
+    except Exception as e:
+        print("create failed:", e, file=sys.stderr)
+    time.sleep(2)
+else:
+    sys.exit("cannot create the benchmark users on backend1: %s" % m)
 PY
   export BENCH_CYRUS=127.0.0.1:11024
 fi
@@ -38,4 +50,4 @@ fi
 cd "$ROOT"
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target} cargo build -q --release -p murder-daemons --bins
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target} cargo test -q --release -p murder-tests --test lmtpd \
-  bench_lmtp_throughput -- --ignored --nocapture 2>&1 | grep '^{'
+  bench_lmtp_throughput -- --ignored --nocapture 2>&1 | grep -E -A1 '^[{]|panicked'

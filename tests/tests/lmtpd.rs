@@ -54,7 +54,11 @@ fn create(host: &Host, name: &str, acl: &str) -> MailboxId {
 }
 
 fn user(host: &Host, u: &str) -> MailboxId {
-    create(host, &format!("user.{u}"), &format!("{u}\tlrswipkxtecdan\t"))
+    create(
+        host,
+        &format!("user.{u}"),
+        &format!("{u}\tlrswipkxtecdan\t"),
+    )
 }
 
 /// A raw LMTP client reading whole replies.
@@ -111,7 +115,10 @@ impl Client {
     }
     fn auth_admin(&mut self) {
         // base64("\0cyrus\0secret"), as in transcript 05b.
-        assert_eq!(self.one("AUTH PLAIN AGN5cnVzAHNlY3JldA=="), "235 Authenticated!");
+        assert_eq!(
+            self.one("AUTH PLAIN AGN5cnVzAHNlY3JldA=="),
+            "235 Authenticated!"
+        );
     }
 }
 
@@ -168,7 +175,10 @@ fn lhlo_auth_and_per_recipient_replies_over_tcp() {
     c.data(MSG);
     let r1 = c.one_reply();
     let r2 = c.one_reply();
-    assert!(r1.starts_with("250 2.1.5 Success SESSIONID=<cyrus-be1-"), "{r1}");
+    assert!(
+        r1.starts_with("250 2.1.5 Success SESSIONID=<cyrus-be1-"),
+        "{r1}"
+    );
     assert_eq!(r1, r2);
     assert_eq!(c.one("QUIT"), "221 2.0.0 bye");
 
@@ -180,7 +190,10 @@ fn lhlo_auth_and_per_recipient_replies_over_tcp() {
     let head = String::from_utf8_lossy(&a[..a.len() - MSG.len()]).into_owned();
     assert!(head.starts_with("Return-Path: <sender@example.org>\r\nReceived: from mx.example.org ([127.0.0.1])\r\n\t by be1 (Cyrus 3.6.1"), "{head}");
     assert!(head.contains(" with LMTPA;\r\n\t "), "{head}");
-    assert!(head.contains("\r\nX-Cyrus-Session-Id: cyrus-be1-"), "{head}");
+    assert!(
+        head.contains("\r\nX-Cyrus-Session-Id: cyrus-be1-"),
+        "{head}"
+    );
 }
 
 impl Client {
@@ -219,7 +232,11 @@ fn unix_socket_is_preauthenticated_and_python_smtplib_delivers() {
         ])
         .output()
         .expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "refused {}");
     let (store, _) = open(&host);
     let recs = store.records(&alice).unwrap();
@@ -351,9 +368,7 @@ fn kill_9_during_deliveries_loses_nothing_acknowledged() {
                     {
                         break;
                     }
-                    if c.w.write_all(msg.as_bytes()).is_err()
-                        || c.w.write_all(b".\r\n").is_err()
-                    {
+                    if c.w.write_all(msg.as_bytes()).is_err() || c.w.write_all(b".\r\n").is_err() {
                         break;
                     }
                     if c.one_reply().starts_with("250 2.1.5 Success") {
@@ -380,11 +395,15 @@ fn kill_9_during_deliveries_loses_nothing_acknowledged() {
     let (store, _) = open(&host);
     let mut stored = Vec::new();
     for r in store.records(&alice).unwrap() {
-        stored.push(String::from_utf8_lossy(&store.read_message(&alice, r.uid).unwrap()).into_owned());
+        stored.push(
+            String::from_utf8_lossy(&store.read_message(&alice, r.uid).unwrap()).into_owned(),
+        );
     }
     for mid in &acked {
         assert!(
-            stored.iter().any(|m| m.contains(&format!("Message-ID: {mid}\r\n"))),
+            stored
+                .iter()
+                .any(|m| m.contains(&format!("Message-ID: {mid}\r\n"))),
             "{mid} was acknowledged but is not in the store"
         );
     }
@@ -441,10 +460,13 @@ fn cyrus_lmtptest_authenticates_as_admin_and_delivers() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(text.contains("235 Authenticated!"), "{text}");
     let (store, _) = open(&host);
-    assert!(murder_tests::wait_until(Duration::from_secs(5), || store
-        .records(&alice)
-        .map(|r| r.len() == 1)
-        .unwrap_or(false)), "{text}");
+    assert!(
+        murder_tests::wait_until(Duration::from_secs(5), || store
+            .records(&alice)
+            .map(|r| r.len() == 1)
+            .unwrap_or(false)),
+        "{text}"
+    );
     let m = store.read_message(&alice, 1).unwrap();
     assert!(m.ends_with(b"Subject: via lmtptest\r\n\r\nhi\r\n"));
 }
@@ -481,8 +503,11 @@ fn load(
                 let mut n = 0u64;
                 while start.elapsed().as_secs_f64() < secs {
                     // Pipelined as an MTA does with PIPELINING.
-                    c.w.write_all(format!("MAIL FROM:<bench@example.org>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n").as_bytes())
-                        .unwrap();
+                    c.w.write_all(
+                        format!("MAIL FROM:<bench@example.org>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n")
+                            .as_bytes(),
+                    )
+                    .unwrap();
                     assert_eq!(c.one_reply(), "250 2.1.0 ok");
                     assert_eq!(c.one_reply(), "250 2.1.5 ok", "{rcpt}");
                     assert_eq!(c.one_reply(), "354 go ahead");
@@ -516,7 +541,9 @@ fn bench_lmtp_throughput() {
     let conns: usize = env("BENCH_CONNS", "8").parse().unwrap();
     let mut msg = b"From: bench@example.org\r\nTo: bench@example.org\r\nSubject: bench\r\nMessage-ID: <bench@example.org>\r\n\r\n".to_vec();
     while msg.len() < 10 * 1024 - 80 {
-        msg.extend_from_slice(b"0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ012345\r\n");
+        msg.extend_from_slice(
+            b"0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ012345\r\n",
+        );
     }
     let host = backend();
     let ours_rcpts: Vec<String> = (1..=conns).map(|i| format!("bu{i:02}")).collect();
@@ -524,7 +551,9 @@ fn bench_lmtp_throughput() {
         user(&host, r);
     }
     let d = Daemon::start(&host, "lmtpd", &[]);
-    let cyrus: Option<std::net::SocketAddr> = std::env::var("BENCH_CYRUS").ok().map(|a| a.parse().unwrap());
+    let cyrus: Option<std::net::SocketAddr> = std::env::var("BENCH_CYRUS")
+        .ok()
+        .map(|a| a.parse().unwrap());
     let cyrus_rcpts: Vec<String> = env("BENCH_CYRUS_RCPTS", &ours_rcpts.join(","))
         .split(',')
         .map(str::to_owned)
@@ -532,7 +561,14 @@ fn bench_lmtp_throughput() {
     let cyrus_auth = env("BENCH_CYRUS_AUTH", "AGN5cnVzAHNlY3JldA==");
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for run in 1..=runs {
-        let o = load(d.addr, Some("AGN5cnVzAHNlY3JldA=="), &ours_rcpts, conns, secs, &msg);
+        let o = load(
+            d.addr,
+            Some("AGN5cnVzAHNlY3JldA=="),
+            &ours_rcpts,
+            conns,
+            secs,
+            &msg,
+        );
         println!("{{\"server\": \"murder lmtpd\", \"run\": {run}, \"conns\": {conns}, \"msg_bytes\": {}, \"deliveries_per_s\": {o:.1}}}", msg.len());
         ours.push(o);
         if let Some(a) = cyrus {

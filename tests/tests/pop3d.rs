@@ -155,10 +155,17 @@ print(p.quit().decode())
         .output()
         .expect("python3");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("+OK be1 Cyrus POP3 3.6.1"), "{text}");
-    assert!(lines[0].contains(" server ready <") && lines[0].ends_with("@be1>"), "{text}");
+    assert!(
+        lines[0].contains(" server ready <") && lines[0].ends_with("@be1>"),
+        "{text}"
+    );
     assert_eq!(
         lines[1],
         "['AUTH-RESP-CODE', 'EXPIRE', 'IMPLEMENTATION', 'LOGIN-DELAY', 'PIPELINING', 'RESP-CODES', 'SASL', 'TOP', 'UIDL', 'USER']"
@@ -179,15 +186,21 @@ print(p.quit().decode())
     // Byte-identical through POP3.
     assert_eq!(std::fs::read(&out_file).unwrap(), stored);
 
-    // curl is another real client.
+    // curl is another real client (when installed).
     if let Ok(out) = Command::new("curl")
-        .arg("-s")
-        .arg(format!("pop3://alice:alicepw@127.0.0.1:{}/1", d.addr.port()))
+        .arg("-sS")
+        .arg(format!(
+            "pop3://alice:alicepw@127.0.0.1:{}/1",
+            d.addr.port()
+        ))
         .output()
     {
-        if out.status.success() {
-            assert_eq!(out.stdout, stored);
-        }
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, stored);
     }
 }
 
@@ -209,7 +222,9 @@ fn dele_quit_expunges_and_rset_undoes() {
     assert_eq!(c.cmd("PASS x"), "-ERR [AUTH] Must give USER command");
     assert_eq!(c.cmd("STAT"), "-ERR Unrecognized command");
     assert_eq!(c.cmd("USER alice"), "+OK Name is a valid mailbox");
-    assert!(c.cmd("PASS alicepw").starts_with("+OK Mailbox locked and ready SESSIONID=<cyrus-be1-"));
+    assert!(c
+        .cmd("PASS alicepw")
+        .starts_with("+OK Mailbox locked and ready SESSIONID=<cyrus-be1-"));
     assert_eq!(c.cmd("STAT"), "+OK 3 69");
     assert_eq!(c.cmd("DELE 1"), "+OK message deleted");
     assert_eq!(c.cmd("DELE 1"), "-ERR No such message");
@@ -227,7 +242,12 @@ fn dele_quit_expunges_and_rset_undoes() {
     assert_eq!(c.cmd("NOOP"), "+OK");
     assert_eq!(c.cmd("QUIT"), "+OK");
     let (store, _) = open(&host);
-    let uids: Vec<u32> = store.records(&inbox).unwrap().iter().map(|r| r.uid).collect();
+    let uids: Vec<u32> = store
+        .records(&inbox)
+        .unwrap()
+        .iter()
+        .map(|r| r.uid)
+        .collect();
     assert_eq!(uids, [1, 3]);
 
     // DELE without QUIT (the connection drops) expunges nothing.
@@ -243,7 +263,8 @@ fn dele_quit_expunges_and_rset_undoes() {
 #[test]
 fn plaintext_policy_stls_pop3s_and_proxy_authorization() {
     let certs_dir = tempfile::tempdir().unwrap();
-    let certs = daemons::tls::generate_certs(certs_dir.path(), &["localhost", "127.0.0.1"]).unwrap();
+    let certs =
+        daemons::tls::generate_certs(certs_dir.path(), &["localhost", "127.0.0.1"]).unwrap();
     let host = backend(&[
         ("tls_server_cert", certs.cert.to_str().unwrap()),
         ("tls_server_key", certs.key.to_str().unwrap()),
@@ -306,9 +327,16 @@ s.quit()
         .output()
         .expect("python3");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].contains("'USER'") && !lines[0].contains("STLS"), "{text}");
+    assert!(
+        lines[0].contains("'USER'") && !lines[0].contains("STLS"),
+        "{text}"
+    );
     assert_eq!(lines[1], "-ERR [AUTH] authorization failure");
     assert_eq!(lines[2], "+OK Mailbox locked and ready");
     assert_eq!(lines[3], format!("(1, {})", MSG.len()));

@@ -91,10 +91,10 @@ fn usable(entry: Option<MailboxEntry>) -> Result<MailboxEntry, Reply> {
     };
     match e.state() {
         MbState::Local if !e.uniqueid.is_empty() => Ok(e),
-        MbState::Reserved | MbState::Moving => Err(Reply::mailbox_disabled(
-            "Mailbox is currently reserved",
-        )
-        .unwrap_or_else(|_| io_error())),
+        MbState::Reserved | MbState::Moving => {
+            Err(Reply::mailbox_disabled("Mailbox is currently reserved")
+                .unwrap_or_else(|_| io_error()))
+        }
         // Remote (this host is no backend for it), deleted, intermediate, or no store id.
         _ => Err(unknown()),
     }
@@ -128,8 +128,9 @@ fn shared_name(ns: &Namespace, detail: &str) -> Option<InternalName> {
         Some((f, r)) => (f, Some(r)),
         None => (detail, None),
     };
-    let base = InternalName::new(&first.replace('.', if ns.separator() == '/' { "^" } else { "." }))
-        .ok()?;
+    let base =
+        InternalName::new(&first.replace('.', if ns.separator() == '/' { "^" } else { "." }))
+            .ok()?;
     match rest {
         None => Some(base),
         Some(r) => detail_name(ns, &base, r),
@@ -184,7 +185,8 @@ pub fn resolve(
     };
     let (user, detail) = address.user_and_detail();
     let io = |_e| io_error();
-    let kind = if user.is_empty() || (!ctx.options.postuser.is_empty() && user == ctx.options.postuser)
+    let kind = if user.is_empty()
+        || (!ctx.options.postuser.is_empty() && user == ctx.options.postuser)
     {
         let name = detail
             .and_then(|d| shared_name(&ctx.namespace, d))
@@ -431,7 +433,9 @@ mod tests {
             "sid",
         );
         let h = String::from_utf8(h).unwrap();
-        assert!(h.starts_with("Return-Path: <>\r\nReceived: from mx ([unix socket])\r\n\t by be1 (Cyrus "));
+        assert!(h.starts_with(
+            "Return-Path: <>\r\nReceived: from mx ([unix socket])\r\n\t by be1 (Cyrus "
+        ));
         assert!(h.contains(" with LMTPA;\r\n\t "));
         assert!(h.ends_with("X-Cyrus-Session-Id: sid\r\n"));
     }

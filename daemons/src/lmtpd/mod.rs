@@ -221,7 +221,11 @@ impl Session {
         }
         if self.conn.is_unix() {
             if !self.external_done {
-                caps.extend(Mechanism::new("EXTERNAL").ok().map(|m| LhloCapability::Auth(vec![m])));
+                caps.extend(
+                    Mechanism::new("EXTERNAL")
+                        .ok()
+                        .map(|m| LhloCapability::Auth(vec![m])),
+                );
             }
         } else if !matches!(self.auth, AuthState::User(_)) {
             let plain_ok = self.conn.is_tls() || self.ctx.conf.allowplaintext();
@@ -352,9 +356,13 @@ impl Session {
         mechanism: Mechanism,
         initial: Option<InitialResponse>,
     ) -> Result<(), End> {
-        let reply = |code, text: &str| Reply::line(code, text).unwrap_or_else(|_| Reply::syntax_error());
+        let reply =
+            |code, text: &str| Reply::line(code, text).unwrap_or_else(|_| Reply::syntax_error());
         if self.sender.is_some() {
-            self.send(&reply(503, "5.5.1 AUTH not permitted during a mail transaction"));
+            self.send(&reply(
+                503,
+                "5.5.1 AUTH not permitted during a mail transaction",
+            ));
             return Ok(());
         }
         if self.conn.is_unix() {
@@ -422,8 +430,7 @@ impl Session {
             }
         };
         match outcome {
-            Ok(id) => match service::authorize(&self.ctx.conf, &id.authid, id.authzid.as_deref())
-            {
+            Ok(id) => match service::authorize(&self.ctx.conf, &id.authid, id.authzid.as_deref()) {
                 Ok(user) => {
                     tracing::info!(peer = %self.peer, authid = %user.authid, "lmtp login");
                     self.auth = AuthState::User(user);
@@ -468,7 +475,11 @@ impl Session {
         self.send(&Reply::mail_ok());
     }
 
-    async fn rcpt(&mut self, to: protocol::lmtp::Address, params: Vec<RcptParam>) -> Result<(), End> {
+    async fn rcpt(
+        &mut self,
+        to: protocol::lmtp::Address,
+        params: Vec<RcptParam>,
+    ) -> Result<(), End> {
         if self.sender.is_none() {
             self.bad_sequence("Need MAIL command");
             return Ok(());

@@ -391,8 +391,7 @@ impl Session {
             }
         };
         match outcome {
-            Ok(id) => match service::authorize(&self.ctx.conf, &id.authid, id.authzid.as_deref())
-            {
+            Ok(id) => match service::authorize(&self.ctx.conf, &id.authid, id.authzid.as_deref()) {
                 Ok(a) => self.login(a).await?,
                 Err(e) => {
                     tokio::time::sleep(self.ctx.failed_login_pause).await;
@@ -495,7 +494,10 @@ impl Session {
             }
             Command::List(None) => {
                 self.send(&ok("scan listing follows"));
-                let lines: Vec<String> = self.live().map(|(i, m)| format!("{i} {}", m.size)).collect();
+                let lines: Vec<String> = self
+                    .live()
+                    .map(|(i, m)| format!("{i} {}", m.size))
+                    .collect();
                 protocol::pop3::framing::encode_lines(lines, &mut self.out);
             }
             Command::List(Some(n)) => match self.msg(n) {
@@ -596,7 +598,9 @@ impl Session {
             return Ok(());
         }
         let id = d.id.clone();
-        let res = self.blocking(move |ctx| ctx.store.expunge(&id, &uids)).await?;
+        let res = self
+            .blocking(move |ctx| ctx.store.expunge(&id, &uids))
+            .await?;
         match res {
             Ok(_) => self.send(&ok("")),
             Err(e) => {
@@ -620,7 +624,10 @@ fn top(msg: &[u8], lines: u32) -> &[u8] {
         if end >= msg.len() {
             break;
         }
-        end = match msg.get(end..).and_then(|rest| rest.iter().position(|b| *b == b'\n')) {
+        end = match msg
+            .get(end..)
+            .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
+        {
             Some(p) => end.saturating_add(p).saturating_add(1),
             None => msg.len(),
         };
