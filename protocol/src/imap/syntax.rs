@@ -180,10 +180,7 @@ pub fn string(i: &[u8]) -> PResult<'_, Cow<'_, [u8]>> {
 /// Whether `i` starts a quoted string or a literal rather than an atom. `~` is an atom char, so
 /// it starts a (binary) literal only when `{` follows: `~bob` is an atom.
 fn starts_string(i: &[u8]) -> bool {
-    match i {
-        [b'"' | b'{', ..] | [b'~', b'{', ..] => true,
-        _ => false,
-    }
+    matches!(i, [b'"' | b'{', ..] | [b'~', b'{', ..])
 }
 
 /// `astring`: 1*ASTRING-CHAR or a string.
@@ -353,6 +350,16 @@ mod tests {
         assert_eq!(astring(b"~{2}\r\nab").unwrap().1.as_ref(), b"ab");
         assert_eq!(list_mailbox(b"~{1}\r\n*").unwrap().1.as_ref(), b"*");
         assert!(astring(b"~{2}\r\na").is_err());
+    }
+
+    #[test]
+    fn select_of_a_mailbox_starting_with_tilde_parses() {
+        use crate::imap::command::{Command, CommandBody};
+        let cmd = Command::parse(b"a1 SELECT ~bob\r\n").unwrap();
+        assert!(
+            matches!(&cmd.body, CommandBody::Select { mailbox, .. } if mailbox == b"~bob"),
+            "{cmd:?}"
+        );
     }
 
     proptest! {
