@@ -401,6 +401,13 @@ impl NameParts {
         if bang {
             return Err(NameError::ForbiddenChar('!'));
         }
+        // The parts hold real characters, and the internal `^` stands for a real `.`: a real
+        // `^` (from a user id such as `a^b`) would read back as `.`, naming another user.
+        if self.localpart.as_deref().is_some_and(|l| l.contains('^'))
+            || self.boxes.iter().any(|b| b.contains('^'))
+        {
+            return Err(NameError::ForbiddenChar('^'));
+        }
         let mut out = String::new();
         if let Some(d) = &self.domain {
             out.push_str(d);
@@ -2042,6 +2049,28 @@ mod tests {
             let n = InternalName::new(name).unwrap();
             assert_eq!(internal_from_dbname(&dbname_key(n.as_str())), n.as_str());
         }
+    }
+
+    #[test]
+    fn a_user_id_with_a_caret_has_no_internal_name() {
+        // Fuzz finding: user `r^/V` made `user.r^/V…`, whose owner reads back as `r./V`, so the
+        // session's own mailbox was shown under Other Users and mapped back elsewhere.
+        let ns = Namespace::default();
+        assert_eq!(
+            ns.to_internal("x", Some("r^/V"), false),
+            Err(NameError::ForbiddenChar('^'))
+        );
+        assert_eq!(ns.user_inbox("a^b"), Err(NameError::ForbiddenChar('^')));
+        let parts = NameParts {
+            boxes: vec!["a^b".into()],
+            ..NameParts::default()
+        };
+        assert_eq!(
+            parts.to_internal("DELETED"),
+            Err(NameError::ForbiddenChar('^'))
+        );
+        // A `.` in a user id is what `^` is for.
+        assert_eq!(ns.user_inbox("john.doe").unwrap().as_str(), "user.john^doe");
     }
 
     #[test]
