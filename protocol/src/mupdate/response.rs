@@ -732,6 +732,16 @@ fn greeting(kw: &[u8], ch: Option<u8>, mut cur: Cursor<'_>, max: usize) -> Optio
     })
 }
 
+/// Writes ` "<word>"` for `* AUTH` and `* COMPRESS`. The quotes are not a quoted string:
+/// readers (Cyrus's and [`Response::decode`]) split these lines at white space and strip one
+/// quote from each end of a word, with no unescaping, so the word goes between them as is.
+/// Escaping a `"` or `\` here would add a backslash to what is read back.
+fn write_banner_word(out: &mut Vec<u8>, word: &str) {
+    out.extend_from_slice(b" \"");
+    out.extend_from_slice(word.as_bytes());
+    out.push(b'"');
+}
+
 impl BannerLine {
     /// Writes the line as a Cyrus server does, with its CRLF.
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -739,16 +749,14 @@ impl BannerLine {
             BannerLine::Auth(mechs) => {
                 out.extend_from_slice(b"* AUTH");
                 for m in mechs {
-                    out.push(b' ');
-                    write_quoted(out, m.as_bytes());
+                    write_banner_word(out, m);
                 }
             }
             BannerLine::Starttls => out.extend_from_slice(b"* STARTTLS"),
             BannerLine::Compress(algs) => {
                 out.extend_from_slice(b"* COMPRESS");
                 for a in algs {
-                    out.push(b' ');
-                    write_quoted(out, a.as_bytes());
+                    write_banner_word(out, a);
                 }
             }
             BannerLine::PartialUpdate => out.extend_from_slice(b"* PARTIAL-UPDATE"),
@@ -985,5 +993,26 @@ mod tests {
             Greeting::Other("* OK {4}\r\n\u{e9}x\nX".to_owned())
         );
         assert_eq!(Banner::decode(&b.to_bytes()), Ok(b));
+    }
+
+    #[test]
+    fn banner_words_with_quotes_or_backslashes_read_back_unchanged() {
+        // Fuzz finding: `\0"` was written escaped as `"\0\""` and read back as `\0\"`.
+        let wire = b"* AUTH AT \x00\"\x00 x\\y\r\n* COMPRESS \"\"D\"\r\n* OK ready\r\n";
+        let b = Banner::decode(wire).unwrap();
+        assert_eq!(b.mechanisms, ["AT", "\0\"\0", "x\\y"]);
+        assert_eq!(b.compress, ["\"D"]);
+        assert_eq!(Banner::decode(&b.to_bytes()), Ok(b));
+        let cyrus = Banner::cyrus(
+            vec!["PLAIN".into(), "DIGEST-MD5".into()],
+            false,
+            true,
+            "m",
+            "3.6.1",
+            ServerRole::Master,
+        );
+        assert!(cyrus
+            .to_bytes()
+            .starts_with(b"* AUTH \"PLAIN\" \"DIGEST-MD5\"\r\n* COMPRESS \"DEFLATE\"\r\n"));
     }
 }
