@@ -178,8 +178,9 @@ pub fn string(i: &[u8]) -> PResult<'_, Cow<'_, [u8]>> {
 }
 
 /// Whether `i` starts a quoted string or a literal rather than an atom. `~` is an atom char, so
-/// it starts a (binary) literal only when `{` follows: `~bob` is an atom.
-fn starts_string(i: &[u8]) -> bool {
+/// it starts a (binary) literal only when `{` follows: `~bob` is an atom. Code that dispatches
+/// on a value's first byte should use this rather than testing for `~` alone.
+pub fn starts_string(i: &[u8]) -> bool {
     matches!(i, [b'"' | b'{', ..] | [b'~', b'{', ..])
 }
 
