@@ -1,0 +1,261 @@
+//! APPEND (with MULTIAPPEND, RFC 3502), COPY and MOVE (RFC 6851), with UIDPLUS's APPENDUID
+//! and COPYUID (RFC 4315).
+//!
+//! Each APPEND is one store transaction: every message of a MULTIAPPEND becomes visible with
+//! consecutive UIDs, or none does, and the store's commit is durable before the OK is sent.
+
+use protocol::acl::Rights;
+use protocol::imap::command::AppendMessage;
+use protocol::imap::response::{Code, Condition};
+use protocol::imap::types::SequenceSet;
+
+use super::{
+    allowed_flags, lookup, seqset, to_store_flags, HReply, LookupError, Reply,
+};
+use crate::imapd::Session;
+use crate::store::{InternalDate, NewMessage, StoreError, SystemFlags};
+
+/// Checks a message the way Cyrus does before it is stored: no NUL (except in a binary
+/// literal), no bare CR or LF.
+fn check_message(m: &AppendMessage) -> Result<(), &'static str> {
+    let d = &m.data;
+    if d.is_empty() {
+        return Err("Message has no header/body separator");
+    }
+    if !m.binary && d.contains(&0) {
+        return Err("Message contains NUL characters");
+    }
+    let mut prev = 0u8;
+    for (i, &b) in d.iter().enumerate() {
+        if b == b'\n' && prev != b'\r' {
+            return Err("Message contains bare newlines");
+        }
+        if prev == b'\r' && b != b'\n' {
+            return Err("Message contains bare newlines");
+        }
+        prev = b;
+        if i + 1 == d.len() && b == b'\r' {
+            return Err("Message contains bare newlines");
+        }
+    }
+    Ok(())
+}
+
+fn no_rights(rights: Rights, needed: Rights, trycreate: bool) -> Reply {
+    if rights.contains(Rights::LOOKUP) || rights.contains(Rights::READ) {
+        let _ = needed;
+        Reply::no("Permission denied")
+    } else {
+        LookupError::NonExistent.reply(trycreate)
+    }
+}
+
+pub(super) async fn append(
+    s: &mut Session,
+    mailbox: &[u8],
+    messages: Vec<AppendMessage>,
+) -> HReply {
+    let t = match lookup(s, mailbox) {
+        Ok(t) => t,
+        Err(e) => return Ok(e.reply(true)),
+    };
+    if !t.rights.contains(Rights::INSERT) {
+        return Ok(no_rights(t.rights, Rights::INSERT, true));
+    }
+    let mut flags = Vec::with_capacity(messages.len());
+    for m in &messages {
+        if let Err(text) = check_message(m) {
+            return Ok(Reply::no(text));
+        }
+        let f = match m.flags.as_deref().map(to_store_flags).transpose() {
+            Ok(f) => f.unwrap_or_default(),
+            Err(_) => return Ok(Reply::bad("Invalid flag name in Append command")),
+        };
+        flags.push(allowed_flags(&f, t.rights));
+    }
+    if let Some(max) = s.ctx.conf.get_int("maxmessagesize").filter(|&m| m > 0) {
+        let max = u64::try_from(max).unwrap_or(u64::MAX);
+        if messages.iter().any(|m| m.data.len() as u64 > max) {
+            return Ok(Reply::no("Message size exceeds fixed limit"));
+        }
+    }
+    let Some(store) = s.store() else {
+        return Ok(Reply::no("Server(s) unavailable to complete operation"));
+    };
+    let user = s.user_name().to_owned();
+    let owner = t.owner;
+    let id = t.id.clone();
+    let res = s
+        .blocking(move || -> Result<Result<(u32, Vec<u32>), Reply>, StoreError> {
+            let bytes: u64 = messages.iter().map(|m| m.data.len() as u64).sum();
+            if store
+                .would_exceed_mailbox(&id, bytes, messages.len() as u64)?
+                .is_some()
+            {
+                return Ok(Err(Reply::no_code(Code::OverQuota, "Over quota")));
+            }
+            // A non-owner's \Seen lives in the seen table, not in the index.
+            let mut seen_uids = Vec::new();
+            let batch: Vec<NewMessage<'_>> = messages
+                .iter()
+                .zip(&flags)
+                .map(|(m, f)| {
+                    let mut f = f.clone();
+                    if !owner {
+                        f.system = f.system.difference(SystemFlags::SEEN);
+                    }
+                    NewMessage {
+                        bytes: &m.data,
+                        flags: f,
+                        internaldate: m
+                            .date
+                            .map(|d| InternalDate {
+                                secs: protocol::mime::unix_time(d),
+                                tz_minutes: d.zone_minutes(),
+                            })
+                            .unwrap_or_else(InternalDate::now),
+                    }
+                })
+                .collect();
+            let done = store.append_batch(&id, &batch)?;
+            let uids: Vec<u32> = done.iter().map(|(u, _)| *u).collect();
+            if !owner {
+                for (u, f) in uids.iter().zip(&flags) {
+                    if f.contains(SystemFlags::SEEN) {
+                        seen_uids.push(*u);
+                    }
+                }
+                if !seen_uids.is_empty() {
+                    store.seen_add(&user, &id, &seen_uids)?;
+                }
+            }
+            let uidvalidity = store.mailbox_state(&id)?.uidvalidity;
+            Ok(Ok((uidvalidity, uids)))
+        })
+        .await?;
+    match res {
+        Ok(Ok((uidvalidity, uids))) => Ok(match seqset(&uids) {
+            Some(set) => Reply::ok_code(Code::AppendUid {
+                uidvalidity,
+                uids: set,
+            }),
+            None => Reply::ok(),
+        }),
+        Ok(Err(r)) => Ok(r),
+        Err(e) => Ok(Reply::store_error(&e)),
+    }
+}
+
+pub(super) async fn copy(
+    s: &mut Session,
+    uid: bool,
+    set: &SequenceSet,
+    mailbox: &[u8],
+    is_move: bool,
+) -> HReply {
+    let Some(sel) = s.selected.as_ref() else {
+        return Ok(Reply::bad("Please select a mailbox first"));
+    };
+    if is_move
+        && (sel.read_only
+            || !sel.rights.contains(Rights::DELETE_MESSAGES)
+            || !sel.rights.contains(Rights::EXPUNGE))
+    {
+        return Ok(Reply::no("Permission denied"));
+    }
+    let recs: Vec<(u32, u64)> = sel
+        .resolve(set, uid)
+        .into_iter()
+        .filter_map(|i| sel.msgs.get(i))
+        .filter(|m| !m.gone)
+        .map(|m| (m.rec.uid, m.rec.size))
+        .collect();
+    let src = sel.id.clone();
+    let t = match lookup(s, mailbox) {
+        Ok(t) => t,
+        Err(e) => return Ok(e.reply(true)),
+    };
+    if !t.rights.contains(Rights::INSERT) {
+        return Ok(no_rights(t.rights, Rights::INSERT, true));
+    }
+    if recs.is_empty() {
+        return Ok(Reply::ok());
+    }
+    let Some(store) = s.store() else {
+        return Ok(Reply::no("Server(s) unavailable to complete operation"));
+    };
+    let dst = t.id.clone();
+    let res = s
+        .blocking(move || -> Result<Result<(u32, Vec<(u32, u32)>), Reply>, StoreError> {
+            let bytes: u64 = recs.iter().map(|(_, n)| *n).sum();
+            // Moving within one quota root frees what it uses; Cyrus still checks.
+            if store
+                .would_exceed_mailbox(&dst, bytes, recs.len() as u64)?
+                .is_some()
+            {
+                return Ok(Err(Reply::no_code(Code::OverQuota, "Over quota")));
+            }
+            let uids: Vec<u32> = recs.iter().map(|(u, _)| *u).collect();
+            let pairs = if is_move {
+                store.move_messages(&src, &dst, &uids)?
+            } else {
+                store.copy(&src, &dst, &uids)?
+            };
+            let uidvalidity = store.mailbox_state(&dst)?.uidvalidity;
+            Ok(Ok((uidvalidity, pairs)))
+        })
+        .await?;
+    let (uidvalidity, mut pairs) = match res {
+        Ok(Ok(x)) => x,
+        Ok(Err(r)) => return Ok(r),
+        Err(e) => return Ok(Reply::store_error(&e)),
+    };
+    pairs.sort_unstable();
+    let from: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+    let to: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+    let code = match (seqset(&from), seqset(&to)) {
+        (Some(source), Some(destination)) => Some(Code::CopyUid {
+            uidvalidity,
+            source,
+            destination,
+        }),
+        _ => None,
+    };
+    if is_move {
+        // RFC 6851: COPYUID in an untagged OK, then the EXPUNGEs, then the tagged OK.
+        if let Some(code) = code {
+            s.untagged(Condition::Ok, Some(code), "Ok");
+        }
+        return Ok(Reply::ok());
+    }
+    Ok(match code {
+        Some(c) => Reply::ok_code(c),
+        None => Reply::ok(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(d: &[u8]) -> AppendMessage {
+        AppendMessage {
+            flags: None,
+            date: None,
+            data: d.to_vec(),
+            binary: false,
+        }
+    }
+
+    #[test]
+    fn message_checks() {
+        assert!(check_message(&msg(b"A: b\r\n\r\nx\r\n")).is_ok());
+        assert!(check_message(&msg(b"A: b\n\nx\n")).is_err());
+        assert!(check_message(&msg(b"A: b\r\n\r\nx\r")).is_err());
+        assert!(check_message(&msg(b"A: b\r\n\r\nx\0\r\n")).is_err());
+        assert!(check_message(&msg(b"")).is_err());
+        let mut m = msg(b"A: b\r\n\r\nx\0\r\n");
+        m.binary = true;
+        assert!(check_message(&m).is_ok());
+    }
+}
