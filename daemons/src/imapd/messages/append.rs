@@ -9,9 +9,7 @@ use protocol::imap::command::AppendMessage;
 use protocol::imap::response::{Code, Condition};
 use protocol::imap::types::SequenceSet;
 
-use super::{
-    allowed_flags, lookup, seqset, to_store_flags, HReply, LookupError, Reply,
-};
+use super::{allowed_flags, lookup, seqset, to_store_flags, HReply, LookupError, Reply};
 use crate::imapd::Session;
 use crate::store::{InternalDate, NewMessage, StoreError, SystemFlags};
 
@@ -86,52 +84,54 @@ pub(super) async fn append(
     let owner = t.owner;
     let id = t.id.clone();
     let res = s
-        .blocking(move || -> Result<Result<(u32, Vec<u32>), Reply>, StoreError> {
-            let bytes: u64 = messages.iter().map(|m| m.data.len() as u64).sum();
-            if store
-                .would_exceed_mailbox(&id, bytes, messages.len() as u64)?
-                .is_some()
-            {
-                return Ok(Err(Reply::no_code(Code::OverQuota, "Over quota")));
-            }
-            // A non-owner's \Seen lives in the seen table, not in the index.
-            let mut seen_uids = Vec::new();
-            let batch: Vec<NewMessage<'_>> = messages
-                .iter()
-                .zip(&flags)
-                .map(|(m, f)| {
-                    let mut f = f.clone();
-                    if !owner {
-                        f.system = f.system.difference(SystemFlags::SEEN);
+        .blocking(
+            move || -> Result<Result<(u32, Vec<u32>), Reply>, StoreError> {
+                let bytes: u64 = messages.iter().map(|m| m.data.len() as u64).sum();
+                if store
+                    .would_exceed_mailbox(&id, bytes, messages.len() as u64)?
+                    .is_some()
+                {
+                    return Ok(Err(Reply::no_code(Code::OverQuota, "Over quota")));
+                }
+                // A non-owner's \Seen lives in the seen table, not in the index.
+                let mut seen_uids = Vec::new();
+                let batch: Vec<NewMessage<'_>> = messages
+                    .iter()
+                    .zip(&flags)
+                    .map(|(m, f)| {
+                        let mut f = f.clone();
+                        if !owner {
+                            f.system = f.system.difference(SystemFlags::SEEN);
+                        }
+                        NewMessage {
+                            bytes: &m.data,
+                            flags: f,
+                            internaldate: m
+                                .date
+                                .map(|d| InternalDate {
+                                    secs: protocol::mime::unix_time(d),
+                                    tz_minutes: d.zone_minutes(),
+                                })
+                                .unwrap_or_else(InternalDate::now),
+                        }
+                    })
+                    .collect();
+                let done = store.append_batch(&id, &batch)?;
+                let uids: Vec<u32> = done.iter().map(|(u, _)| *u).collect();
+                if !owner {
+                    for (u, f) in uids.iter().zip(&flags) {
+                        if f.contains(SystemFlags::SEEN) {
+                            seen_uids.push(*u);
+                        }
                     }
-                    NewMessage {
-                        bytes: &m.data,
-                        flags: f,
-                        internaldate: m
-                            .date
-                            .map(|d| InternalDate {
-                                secs: protocol::mime::unix_time(d),
-                                tz_minutes: d.zone_minutes(),
-                            })
-                            .unwrap_or_else(InternalDate::now),
-                    }
-                })
-                .collect();
-            let done = store.append_batch(&id, &batch)?;
-            let uids: Vec<u32> = done.iter().map(|(u, _)| *u).collect();
-            if !owner {
-                for (u, f) in uids.iter().zip(&flags) {
-                    if f.contains(SystemFlags::SEEN) {
-                        seen_uids.push(*u);
+                    if !seen_uids.is_empty() {
+                        store.seen_add(&user, &id, &seen_uids)?;
                     }
                 }
-                if !seen_uids.is_empty() {
-                    store.seen_add(&user, &id, &seen_uids)?;
-                }
-            }
-            let uidvalidity = store.mailbox_state(&id)?.uidvalidity;
-            Ok(Ok((uidvalidity, uids)))
-        })
+                let uidvalidity = store.mailbox_state(&id)?.uidvalidity;
+                Ok(Ok((uidvalidity, uids)))
+            },
+        )
         .await?;
     match res {
         Ok(Ok((uidvalidity, uids))) => Ok(match seqset(&uids) {
@@ -145,6 +145,9 @@ pub(super) async fn append(
         Err(e) => Ok(Reply::store_error(&e)),
     }
 }
+
+/// A finished COPY or MOVE: the target's UIDVALIDITY and (source, new) UID pairs.
+type CopyDone = (u32, Vec<(u32, u32)>);
 
 pub(super) async fn copy(
     s: &mut Session,
@@ -186,7 +189,7 @@ pub(super) async fn copy(
     };
     let dst = t.id.clone();
     let res = s
-        .blocking(move || -> Result<Result<(u32, Vec<(u32, u32)>), Reply>, StoreError> {
+        .blocking(move || -> Result<Result<CopyDone, Reply>, StoreError> {
             let bytes: u64 = recs.iter().map(|(_, n)| *n).sum();
             // Moving within one quota root frees what it uses; Cyrus still checks.
             if store

@@ -13,7 +13,7 @@ use protocol::acl::Rights;
 use protocol::imap::command::FetchItems;
 use protocol::imap::response::Code;
 use protocol::imap::syntax::{write_literal, LiteralMode};
-use protocol::imap::types::{Flag, FetchAttr, SectionText, SequenceSet};
+use protocol::imap::types::{FetchAttr, Flag, SectionText, SequenceSet};
 use protocol::mime::{partial, Message};
 
 use super::{condstore, format_internaldate, HReply, Reply};
@@ -134,7 +134,11 @@ struct Item {
 
 /// Parses `(CHANGEDSINCE n [VANISHED])` and the like: the value of `name`, `Err` for anything
 /// unknown or malformed.
-pub(super) fn modifier(raw: Option<&[u8]>, name: &str, allowed: &[&str]) -> Result<Option<u64>, ()> {
+pub(super) fn modifier(
+    raw: Option<&[u8]>,
+    name: &str,
+    allowed: &[&str],
+) -> Result<Option<u64>, ()> {
     let Some(raw) = raw else {
         return Ok(None);
     };
@@ -210,7 +214,8 @@ pub(super) async fn fetch(
                     st.store_flags(&id, &need, FlagMode::Add, &seen, None)
                         .map(|u| (u.changed, None))
                 } else {
-                    st.seen_add(&user, &id, &need).map(|ss| (Vec::new(), Some(ss.seen)))
+                    st.seen_add(&user, &id, &need)
+                        .map(|ss| (Vec::new(), Some(ss.seen)))
                 }
             })
             .await
@@ -299,7 +304,10 @@ fn header_end(buf: &[u8], from: usize) -> Option<usize> {
     }
     let tail = buf.get(from..)?;
     let mut i = 0;
-    while let Some(p) = tail.get(i..).and_then(|t| t.iter().position(|&b| b == b'\n')) {
+    while let Some(p) = tail
+        .get(i..)
+        .and_then(|t| t.iter().position(|&b| b == b'\n'))
+    {
         let at = i + p;
         match tail.get(at + 1..at + 3) {
             Some(b"\r\n") => return Some(from + at + 3),
@@ -451,7 +459,9 @@ fn render_one(
             sep(out);
             match a {
                 FetchAttr::BodySection {
-                    section, partial: p, ..
+                    section,
+                    partial: p,
+                    ..
                 } => {
                     out.extend_from_slice(b"BODY");
                     section.write(out);
@@ -461,9 +471,9 @@ fn render_one(
                             out.push(b'<');
                             num(out, u64::from(p.offset));
                             out.extend_from_slice(b"> ");
-                            let d = data.as_deref().map(|d| {
-                                partial(d, p.offset, Some(p.length.get()))
-                            });
+                            let d = data
+                                .as_deref()
+                                .map(|d| partial(d, p.offset, Some(p.length.get())));
                             nstring_literal(out, d);
                         }
                         (None, data) => {

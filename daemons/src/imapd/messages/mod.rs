@@ -33,14 +33,14 @@ use std::time::Duration;
 use protocol::acl::Rights;
 use protocol::imap::command::CommandBody;
 use protocol::imap::response::{Code, Completion, Condition, Data, FetchItem, PermanentFlag};
-use protocol::imap::types::{
-    Atom, Flag, SeqNo, SeqRange, SequenceSet, Tag,
-};
+use protocol::imap::types::{Atom, Flag, SeqNo, SeqRange, SequenceSet, Tag};
 use protocol::mailbox::InternalName;
 
 use super::{HResult, Phase, Session};
 use crate::mboxdb::{MailboxEntry, MbKind, MbState};
-use crate::store::{Flags, InternalDate, Keyword, MailboxId, Record, StoreError, SystemFlags, UidSet};
+use crate::store::{
+    Flags, InternalDate, Keyword, MailboxId, Record, StoreError, SystemFlags, UidSet,
+};
 
 /// How often IDLE looks for changes made by other processes.
 pub const IDLE_POLL: Duration = Duration::from_millis(1000);
@@ -164,6 +164,25 @@ impl Selected {
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// Adds keywords of these messages that the view does not know yet (the store keeps the
+    /// mailbox's list in first-use order, so new ones go at the end); whether any was new.
+    fn note_keywords(&mut self, used: Vec<String>) -> bool {
+        let mut new: Vec<String> = Vec::new();
+        for k in used {
+            let known = self
+                .keywords
+                .iter()
+                .chain(new.iter())
+                .any(|x| x.eq_ignore_ascii_case(&k));
+            if !known {
+                new.push(k);
+            }
+        }
+        let any = !new.is_empty();
+        self.keywords.extend(new);
+        any
     }
 
     /// The flags a user may set permanently, for PERMANENTFLAGS.
@@ -568,12 +587,7 @@ fn condstore(s: &Session) -> bool {
     s.enabled.iter().any(|e| e == "CONDSTORE")
 }
 
-async fn select(
-    s: &mut Session,
-    mailbox: &[u8],
-    params: Option<Vec<u8>>,
-    examine: bool,
-) -> HReply {
+async fn select(s: &mut Session, mailbox: &[u8], params: Option<Vec<u8>>, examine: bool) -> HReply {
     if s.selected.is_some() {
         unselect(s);
         s.untagged(Condition::Ok, Some(Code::Closed), "Ok");
@@ -581,7 +595,7 @@ async fn select(
     if let Some(p) = &params {
         let up = String::from_utf8_lossy(p).to_ascii_uppercase();
         let words: Vec<&str> = up
-            .split(|c: char| c == ' ' || c == '(' || c == ')')
+            .split([' ', '(', ')'])
             .filter(|w| !w.is_empty())
             .collect();
         if words.iter().any(|w| *w != "CONDSTORE") {
@@ -655,7 +669,11 @@ async fn select(
         msgs,
         uidvalidity: state.uidvalidity,
         highestmodseq: state.highestmodseq,
-        keywords: state.keywords.iter().map(|k| k.as_str().to_owned()).collect(),
+        keywords: state
+            .keywords
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect(),
     };
     let recent_n = sel.msgs.iter().filter(|m| m.recent).count();
     s.data(Data::Exists(sel.exists()));
@@ -673,7 +691,11 @@ async fn select(
             "Ok",
         );
     }
-    s.untagged(Condition::Ok, Some(Code::UidValidity(state.uidvalidity)), "Ok");
+    s.untagged(
+        Condition::Ok,
+        Some(Code::UidValidity(state.uidvalidity)),
+        "Ok",
+    );
     s.untagged(Condition::Ok, Some(Code::UidNext(state.uidnext)), "Ok");
     s.untagged(
         Condition::Ok,
@@ -866,8 +888,17 @@ pub(crate) async fn poll(s: &mut Session, expunge_ok: bool) -> HResult {
         }
         sel.msgs = merged;
         sel.highestmodseq = state.highestmodseq;
-        let kw: Vec<String> = state.keywords.iter().map(|k| k.as_str().to_owned()).collect();
-        if kw != sel.keywords {
+        let kw: Vec<String> = state
+            .keywords
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        let fold = |v: &[String]| {
+            let mut v: Vec<String> = v.iter().map(|k| k.to_ascii_lowercase()).collect();
+            v.sort();
+            v
+        };
+        if fold(&kw) != fold(&sel.keywords) {
             sel.keywords = kw;
             out.push(sel.flags_data());
         }
@@ -894,7 +925,7 @@ pub(crate) async fn poll(s: &mut Session, expunge_ok: bool) -> HResult {
             }
             let mut items = vec![FetchItem::Flags(sel.flags_of(m))];
             if cond {
-                items.insert(0, FetchItem::Uid(uid));
+                items.push(FetchItem::Uid(uid));
                 items.push(FetchItem::ModSeq(m.rec.modseq));
             }
             fetches.push(Data::Fetch {

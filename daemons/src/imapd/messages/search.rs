@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 
+use protocol::imap::command::SearchKey;
 use protocol::imap::response::{Code, Data, EsearchData};
 use protocol::imap::types::{Atom, Date, Tag};
-use protocol::imap::command::SearchKey;
 use protocol::mime::{contains_ignore_case, Message};
 
 use super::fetch::read_header;
@@ -88,7 +88,10 @@ impl Lazy<'_> {
                 _ => read_header(self.store, self.id, self.uid),
             });
         }
-        self.bytes.as_ref().and_then(|r| r.as_ref().ok()).map(Vec::as_slice)
+        self.bytes
+            .as_ref()
+            .and_then(|r| r.as_ref().ok())
+            .map(Vec::as_slice)
     }
 }
 
@@ -97,7 +100,11 @@ fn text(b: &[u8]) -> String {
 }
 
 fn date_tuple(d: Date) -> (i64, u32, u32) {
-    (i64::from(d.year()), u32::from(d.month()), u32::from(d.day()))
+    (
+        i64::from(d.year()),
+        u32::from(d.month()),
+        u32::from(d.day()),
+    )
 }
 
 /// The `Date:` header's calendar date in its own zone, or the internal date's.
@@ -140,7 +147,10 @@ fn eval(k: &SearchKey, c: &Cand, cx: &Ctx, lazy: &mut Lazy<'_>) -> bool {
             let found = match crate::store::SystemFlags::from_name(name) {
                 Some(SystemFlags::SEEN) => c.seen,
                 Some(sf) => has(sf),
-                None => f.keywords.iter().any(|k| k.as_str().eq_ignore_ascii_case(name)),
+                None => f
+                    .keywords
+                    .iter()
+                    .any(|k| k.as_str().eq_ignore_ascii_case(name)),
             };
             found == matches!(k, SearchKey::Keyword(_))
         }
@@ -189,7 +199,13 @@ fn eval(k: &SearchKey, c: &Cand, cx: &Ctx, lazy: &mut Lazy<'_>) -> bool {
 }
 
 /// Evaluates the keys over every candidate; returns the matching (seq, uid, modseq).
-fn run(store: &Store, id: &MailboxId, keys: &SearchKey, cands: &[Cand], cx: &Ctx) -> Vec<(u32, u32, u64)> {
+fn run(
+    store: &Store,
+    id: &MailboxId,
+    keys: &SearchKey,
+    cands: &[Cand],
+    cx: &Ctx,
+) -> Vec<(u32, u32, u64)> {
     let need = need_of(keys);
     let mut out = Vec::new();
     for c in cands {
@@ -292,7 +308,9 @@ pub(super) async fn search(
             }
         }
         if ret.2 {
-            data.push(EsearchData::Count(u32::try_from(nums.len()).unwrap_or(u32::MAX)));
+            data.push(EsearchData::Count(
+                u32::try_from(nums.len()).unwrap_or(u32::MAX),
+            ));
         }
         if ret.3 {
             if let Some(set) = seqset(&nums) {

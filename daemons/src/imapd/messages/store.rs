@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use protocol::acl::Rights;
 use protocol::imap::command::StoreMode;
-use protocol::imap::response::{Code, CodeArg, Data, FetchItem};
+use protocol::imap::response::{Code, CodeArg, Condition, Data, FetchItem};
 use protocol::imap::types::{Atom, Flag, SequenceSet};
 
 use super::fetch::modifier;
@@ -109,8 +109,8 @@ pub(super) async fn store(
                 if may_write {
                     kinds = kinds.union(OTHER_SYSTEM);
                 }
-                add.system = SystemFlags::from_bits(wanted.system.bits() & kinds.bits())
-                    .unwrap_or_default();
+                add.system =
+                    SystemFlags::from_bits(wanted.system.bits() & kinds.bits()).unwrap_or_default();
                 remove.system = kinds.difference(wanted.system);
                 if may_write {
                     add.keywords = wanted.keywords.clone();
@@ -179,6 +179,21 @@ pub(super) async fn store(
     if let Some(seen) = seen {
         sel.seen = seen;
     }
+    // New keywords are announced (FLAGS, PERMANENTFLAGS) before the FETCH that shows them.
+    let used: Vec<String> = idxs
+        .iter()
+        .filter_map(|&i| sel.msgs.get(i))
+        .flat_map(|m| m.rec.flags.keywords.iter().map(|k| k.as_str().to_owned()))
+        .collect();
+    let new_keywords = sel.note_keywords(used);
+    if new_keywords {
+        let (flags, pf) = (sel.flags_data(), sel.permanent_flags());
+        s.data(flags);
+        s.untagged(Condition::Ok, Some(Code::PermanentFlags(pf)), "Ok");
+    }
+    let Some(sel) = s.selected.as_ref() else {
+        return Ok(Reply::ok());
+    };
     let modified: BTreeSet<u32> = modified.into_iter().collect();
     let mut fetches = Vec::new();
     if !silent {
@@ -189,7 +204,7 @@ pub(super) async fn store(
             }
             let mut items = vec![FetchItem::Flags(sel.flags_of(m))];
             if uid || cond {
-                items.insert(0, FetchItem::Uid(m.rec.uid));
+                items.push(FetchItem::Uid(m.rec.uid));
             }
             if cond {
                 items.push(FetchItem::ModSeq(m.rec.modseq));
