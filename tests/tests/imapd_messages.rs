@@ -460,6 +460,7 @@ fn rights_are_enforced_for_other_users() {
     );
     f.mailbox("user.alice.drop", &[("alice", FULL), ("bob", "li")]);
     f.mailbox("user.alice.shared", &[("alice", FULL), ("bob", "lrswite")]);
+    f.mailbox("user.bob", &[("bob", FULL)]);
     let d = f.imapd();
     let mut a = Client::login(d.addr, "alice", "alicepw");
     for i in 1..=2 {
@@ -516,6 +517,14 @@ fn rights_are_enforced_for_other_users() {
     let l = lines(&b.ok("STORE 1 +FLAGS (\\Deleted \\Seen)"));
     assert_eq!(l, ["* 1 FETCH (FLAGS (\\Recent \\Deleted \\Seen))"]);
     b.ok("EXPUNGE");
+    // Bob's seen state follows a copy into his own mailbox (where it is in the index).
+    b.ok("STORE 1 +FLAGS (\\Seen)");
+    b.ok("COPY 1 INBOX");
+    b.ok("SELECT INBOX");
+    let l = lines(&b.ok("FETCH 1 FLAGS"));
+    assert_eq!(l, ["* 1 FETCH (FLAGS (\\Recent \\Seen))"]);
+    let l = lines(&a.ok("EXAMINE INBOX.shared"));
+    assert!(l.contains(&"* OK [UNSEEN 1] Ok".to_string()), "{l:?}");
     // Carol sees the name only; others nothing.
     let mut c = Client::login(d.addr, "carol", "carolpw");
     let (_, t) = c.cmd("SELECT user.alice");

@@ -11,7 +11,7 @@ use protocol::imap::types::SequenceSet;
 
 use super::{allowed_flags, lookup, seqset, to_store_flags, HReply, LookupError, Reply};
 use crate::imapd::Session;
-use crate::store::{InternalDate, NewMessage, StoreError, SystemFlags};
+use crate::store::{FlagMode, Flags, InternalDate, NewMessage, StoreError, SystemFlags};
 
 /// Checks a message the way Cyrus does before it is stored: no NUL (except in a binary
 /// literal), no bare CR or LF.
@@ -166,14 +166,19 @@ pub(super) async fn copy(
     {
         return Ok(Reply::no("Permission denied"));
     }
-    let recs: Vec<(u32, u64)> = sel
+    // (UID, size, seen by this user, \Seen in the source index).
+    let recs: Vec<(u32, u64, bool, bool)> = sel
         .resolve(set, uid)
         .into_iter()
         .filter_map(|i| sel.msgs.get(i))
         .filter(|m| !m.gone)
-        .map(|m| (m.rec.uid, m.rec.size))
+        .map(|m| {
+            let index_seen = m.rec.flags.contains(SystemFlags::SEEN);
+            (m.rec.uid, m.rec.size, sel.is_seen(m), index_seen)
+        })
         .collect();
     let src = sel.id.clone();
+    let user = s.user_name().to_owned();
     let t = match lookup(s, mailbox) {
         Ok(t) => t,
         Err(e) => return Ok(e.reply(true)),
@@ -188,9 +193,10 @@ pub(super) async fn copy(
         return Ok(Reply::no("Server(s) unavailable to complete operation"));
     };
     let dst = t.id.clone();
+    let dst_owner = t.owner;
     let res = s
         .blocking(move || -> Result<Result<CopyDone, Reply>, StoreError> {
-            let bytes: u64 = recs.iter().map(|(_, n)| *n).sum();
+            let bytes: u64 = recs.iter().map(|r| r.1).sum();
             // Moving within one quota root frees what it uses; Cyrus still checks.
             if store
                 .would_exceed_mailbox(&dst, bytes, recs.len() as u64)?
@@ -198,12 +204,43 @@ pub(super) async fn copy(
             {
                 return Ok(Err(Reply::no_code(Code::OverQuota, "Over quota")));
             }
-            let uids: Vec<u32> = recs.iter().map(|(u, _)| *u).collect();
+            let uids: Vec<u32> = recs.iter().map(|r| r.0).collect();
             let pairs = if is_move {
                 store.move_messages(&src, &dst, &uids)?
             } else {
                 store.copy(&src, &dst, &uids)?
             };
+            // The copies carry the source index's \Seen (its owner's); the copying user's
+            // own seen state goes where the target keeps it for them.
+            let seen_of = |u: u32| {
+                let i = recs.binary_search_by_key(&u, |r| r.0).ok()?;
+                recs.get(i).map(|r| (r.2, r.3))
+            };
+            let (mut add, mut remove, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+            for &(from, to) in &pairs {
+                let Some((mine, index)) = seen_of(from) else {
+                    continue;
+                };
+                if dst_owner {
+                    if mine && !index {
+                        add.push(to);
+                    } else if !mine && index {
+                        remove.push(to);
+                    }
+                } else if mine {
+                    theirs.push(to);
+                }
+            }
+            let seen = Flags::system(SystemFlags::SEEN);
+            if !add.is_empty() {
+                store.store_flags(&dst, &add, FlagMode::Add, &seen, None)?;
+            }
+            if !remove.is_empty() {
+                store.store_flags(&dst, &remove, FlagMode::Remove, &seen, None)?;
+            }
+            if !theirs.is_empty() {
+                store.seen_add(&user, &dst, &theirs)?;
+            }
             let uidvalidity = store.mailbox_state(&dst)?.uidvalidity;
             Ok(Ok((uidvalidity, pairs)))
         })

@@ -6,8 +6,9 @@
 //! when nothing but header items are asked for (ENVELOPE, `BODY[HEADER.FIELDS ...]`), the whole
 //! file otherwise, and parsed at most once for all its items.
 
+use std::collections::HashMap;
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use protocol::acl::Rights;
 use protocol::imap::command::FetchItems;
@@ -18,7 +19,44 @@ use protocol::mime::{partial, Message};
 
 use super::{condstore, format_internaldate, HReply, Reply};
 use crate::imapd::Session;
-use crate::store::{FlagMode, Flags, MailboxId, Record, Store, StoreError, SystemFlags};
+use crate::store::{FlagMode, Flags, Guid, MailboxId, Record, Store, StoreError, SystemFlags};
+
+/// Most bytes of encoded ENVELOPEs kept in memory by one imapd process.
+const ENVELOPE_CACHE_BYTES: usize = 64 << 20;
+
+/// Encoded ENVELOPEs by message GUID. A GUID is the SHA-1 of the message's bytes and message
+/// files never change, so an entry can never be stale; it plays the part of Cyrus's
+/// `cyrus.cache` for the most common listing (`FETCH 1:* (FLAGS ENVELOPE)`), shared by every
+/// session of the process.
+struct EnvelopeCache {
+    map: HashMap<Guid, Arc<[u8]>>,
+    bytes: usize,
+}
+
+static ENVELOPES: LazyLock<Mutex<EnvelopeCache>> = LazyLock::new(|| {
+    Mutex::new(EnvelopeCache {
+        map: HashMap::new(),
+        bytes: 0,
+    })
+});
+
+fn cached_envelope(guid: &Guid) -> Option<Arc<[u8]>> {
+    let c = ENVELOPES.lock().unwrap_or_else(|e| e.into_inner());
+    c.map.get(guid).cloned()
+}
+
+fn cache_envelope(guid: Guid, env: &[u8]) {
+    let mut c = ENVELOPES.lock().unwrap_or_else(|e| e.into_inner());
+    let cost = env.len() + 64;
+    if c.bytes + cost > ENVELOPE_CACHE_BYTES {
+        // Crude but bounded: start over rather than track recency.
+        c.map.clear();
+        c.bytes = 0;
+    }
+    if c.map.insert(guid, Arc::from(env)).is_none() {
+        c.bytes += cost;
+    }
+}
 
 /// Output rendered per batch before it is written to the client.
 const BATCH_BYTES: usize = 256 * 1024;
@@ -378,12 +416,22 @@ fn render_one(
         StoreError::NoSuchMessage { .. } => Stop::Expunged,
         e => Stop::Reply(Reply::store_error(&e)),
     };
-    let bytes: Vec<u8> = match plan.need() {
+    // ENVELOPE alone needs no file read when it is cached.
+    let cached = if plan.envelope {
+        cached_envelope(&rec.guid)
+    } else {
+        None
+    };
+    let need = match plan.need() {
+        Need::Header if cached.is_some() && plan.rest.is_empty() => Need::Nothing,
+        n => n,
+    };
+    let bytes: Vec<u8> = match need {
         Need::Nothing => Vec::new(),
         Need::Header => read_header(store, id, rec.uid).map_err(load)?,
         Need::Whole => store.read_message(id, rec.uid).map_err(load)?,
     };
-    let parsed = (plan.need() != Need::Nothing).then(|| Message::parse(&bytes));
+    let parsed = (need != Need::Nothing).then(|| Message::parse(&bytes));
     out.extend_from_slice(b"* ");
     num(out, u64::from(item.seq));
     out.extend_from_slice(b" FETCH (");
@@ -439,12 +487,22 @@ fn render_one(
         };
         out.extend_from_slice(format_internaldate(d).as_bytes());
     }
-    if let Some(msg) = &parsed {
-        if plan.envelope {
-            sep(out);
-            out.extend_from_slice(b"ENVELOPE ");
-            msg.envelope().encode(out);
+    if plan.envelope {
+        sep(out);
+        out.extend_from_slice(b"ENVELOPE ");
+        match (&cached, &parsed) {
+            (Some(env), _) => out.extend_from_slice(env),
+            (None, Some(msg)) => {
+                let start = out.len();
+                msg.envelope().encode(out);
+                if let Some(env) = out.get(start..) {
+                    cache_envelope(rec.guid, env);
+                }
+            }
+            (None, None) => out.extend_from_slice(b"NIL"),
         }
+    }
+    if let Some(msg) = &parsed {
         if plan.bodystructure {
             sep(out);
             out.extend_from_slice(b"BODYSTRUCTURE ");
