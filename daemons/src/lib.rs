@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod conf;
+pub mod ctl_mboxlist;
 pub mod imapd;
 pub mod master;
 pub mod mboxdb;

@@ -65,6 +65,9 @@ impl MbFlags {
     pub const INTERMEDIATE: MbFlags = MbFlags(1 << 4);
     /// `l`: legacy directory layout.
     pub const LEGACY_DIRS: MbFlags = MbFlags(1 << 5);
+    /// Not a Cyrus bit: the MUPDATE location had no `!` at all (`backend1`), as opposed to an
+    /// empty partition (`backend1!`). A Cyrus master echoes each form back as it was given.
+    pub const BARE_SERVER: MbFlags = MbFlags(1 << 8);
 
     /// No flags.
     pub const fn empty() -> Self {
@@ -249,9 +252,26 @@ impl MailboxEntry {
     /// `server!partition`, as MUPDATE carries it (just the partition for a local entry).
     pub fn location(&self) -> String {
         match &self.server {
-            Some(s) if self.partition.is_empty() => s.clone(),
+            Some(s) if self.flags.contains(MbFlags::BARE_SERVER) => s.clone(),
             Some(s) => format!("{s}!{}", self.partition),
             None => self.partition.clone(),
+        }
+    }
+
+    /// Sets server and partition from an MUPDATE location, split at the first `!`, keeping
+    /// whether there was a `!` at all so [`MailboxEntry::location`] gives back the same bytes.
+    pub fn set_location(&mut self, location: &str) {
+        match location.split_once('!') {
+            Some((s, p)) => {
+                self.server = Some(s.to_owned());
+                self.partition = p.to_owned();
+                self.flags.set(MbFlags::BARE_SERVER, false);
+            }
+            None => {
+                self.server = Some(location.to_owned());
+                self.partition = String::new();
+                self.flags.set(MbFlags::BARE_SERVER, true);
+            }
         }
     }
 

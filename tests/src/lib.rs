@@ -12,6 +12,8 @@
 //! println!("master listens on {}", d.addr);
 //! ```
 
+pub mod cyrus;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -302,4 +304,13 @@ pub fn cyrus_installed() -> bool {
 /// A Cyrus binary from Debian's packages.
 pub fn cyrus_bin(name: &str) -> PathBuf {
     Path::new("/usr/lib/cyrus/bin").join(name)
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`, `RssAnon`, ...), in KiB.
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines().find_map(|l| {
+        let rest = l.strip_prefix(field)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
 }

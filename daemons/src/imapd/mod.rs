@@ -18,6 +18,7 @@
 pub mod admin;
 pub mod mailboxes;
 pub mod messages;
+pub mod murder;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -515,11 +516,13 @@ impl Session {
         }
     }
 
-    /// The capability list for the current state.
-    pub fn capabilities(&self) -> Vec<String> {
+    /// The capability list for the current state. The greeting carries a short list (as
+    /// Cyrus's does); the CAPABILITY command always gives the full one, because cyradm decides
+    /// from its pre-login answer whether METADATA, MAILBOX-REFERRALS and LIST-EXTENDED exist.
+    pub fn capabilities(&self, greeting: bool) -> Vec<String> {
         let tls = self.stream.is_tls();
         let mut caps: Vec<String> = Vec::new();
-        if self.phase == Phase::NotAuthenticated {
+        if greeting {
             caps.extend(["IMAP4rev1", "LITERAL+", "ID", "ENABLE"].map(String::from));
         } else {
             caps.extend(CAPABILITIES.iter().map(|c| c.to_string()));
@@ -542,12 +545,15 @@ impl Session {
         caps
     }
 
-    fn capability_atoms(&self) -> Vec<Atom> {
-        self.capabilities().iter().filter_map(|c| atom(c)).collect()
+    fn capability_atoms(&self, greeting: bool) -> Vec<Atom> {
+        self.capabilities(greeting)
+            .iter()
+            .filter_map(|c| atom(c))
+            .collect()
     }
 
     fn cmd_capability(&mut self, tag: &Tag) -> HResult {
-        let caps = self.capability_atoms();
+        let caps = self.capability_atoms(false);
         self.data(Data::Capability(caps));
         self.ok(tag);
         Ok(())
@@ -652,7 +658,14 @@ impl Session {
         tracing::info!(peer = %self.peer, user = %user.name, authid = %user.authid, "login");
         self.user = Some(user);
         self.phase = Phase::Authenticated;
-        let caps = self.capability_atoms();
+        // The message of the day (`setinfo motd ...`) is shown at login, as Cyrus does.
+        if let Some(store) = &self.ctx.store {
+            if let Ok(Some(motd)) = store.annotation(None, "/shared/motd", None) {
+                let motd = String::from_utf8_lossy(&motd).into_owned();
+                self.untagged(Condition::Ok, Some(Code::Alert), &motd);
+            }
+        }
+        let caps = self.capability_atoms(false);
         self.tagged(
             tag,
             Completion::Ok,
@@ -798,7 +811,7 @@ pub async fn handle(ctx: Arc<Context>, stream: Stream, peer: SocketAddr, guard: 
             return;
         }
     }
-    let caps = s.capability_atoms();
+    let caps = s.capability_atoms(true);
     let greeting = format!("{} Cyrus IMAP {} server ready", s.ctx.servername, VERSION);
     s.untagged(Condition::Ok, Some(Code::Capability(caps)), &greeting);
     if s.flush().await.is_err() {

@@ -95,19 +95,19 @@ pub fn split_location(location: &str) -> (String, String) {
     }
 }
 
-fn remote_entry(name: &str, location: &str, acl: &str, reserved: bool) -> MailboxEntry {
-    let (server, partition) = split_location(location);
+/// The entry a master (or slave) stores for an MUPDATE record.
+pub fn remote_entry(name: &str, location: &str, acl: &str, reserved: bool) -> MailboxEntry {
     let mut flags = MbFlags::REMOTE;
     flags.set(MbFlags::RESERVED, reserved);
-    MailboxEntry {
+    let mut e = MailboxEntry {
         name: name.to_owned(),
-        server: Some(server),
-        partition,
         acl: acl.to_owned(),
         flags,
         mtime: now(),
         ..Default::default()
-    }
+    };
+    e.set_location(location);
+    e
 }
 
 fn now() -> i64 {
@@ -322,6 +322,20 @@ mod tests {
             location: l.into(),
             acl: "bob\tlrswipkxtecdan\t".into(),
         }
+    }
+
+    #[test]
+    fn a_location_comes_back_exactly_as_given() {
+        let (_d, db) = db();
+        for loc in ["be1!default", "be1!", "be1"] {
+            run(&db, activate("user.x", loc)).unwrap();
+            assert_eq!(db.get("user.x").unwrap().unwrap().location(), loc);
+        }
+        // Cyrus treats `be1!` and `be1` as different locations for RESERVE.
+        assert_eq!(
+            run(&db, reserve("user.x", "be1!")),
+            Err(Refusal::AlreadyExists)
+        );
     }
 
     #[test]
