@@ -904,3 +904,37 @@ print("ok")
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn envelopes_of_messages_stored_by_others_are_computed_then_cached() {
+    let f = Fixture::new("be1");
+    let id = f.mailbox("user.alice", &[("alice", FULL)]);
+    // As lmtpd would deliver: straight into the store, never through APPEND.
+    for i in 1..=3 {
+        let m = msg(
+            &format!("lmtp{i}"),
+            "Zed <z@example.org>",
+            "alice@example.org",
+            "x",
+        );
+        f.store
+            .append(
+                &id,
+                &m,
+                &Default::default(),
+                daemons::store::InternalDate::now(),
+            )
+            .unwrap();
+    }
+    let d = f.imapd();
+    let mut c = Client::login(d.addr, "alice", "alicepw");
+    c.ok("EXAMINE INBOX");
+    let first = lines(&c.ok("FETCH 1:3 ENVELOPE"));
+    let second = lines(&c.ok("FETCH 1:3 (ENVELOPE)"));
+    assert_eq!(first, second);
+    assert!(
+        first[2].contains("\"lmtp3\" ((\"Zed\" NIL \"z\" \"example.org\"))"),
+        "{first:?}"
+    );
+    assert!(f.host.configdir().join("envelopes").is_dir());
+}

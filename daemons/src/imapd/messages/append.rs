@@ -11,7 +11,7 @@ use protocol::imap::types::SequenceSet;
 
 use super::{allowed_flags, lookup, seqset, to_store_flags, HReply, LookupError, Reply};
 use crate::imapd::Session;
-use crate::store::{FlagMode, Flags, InternalDate, NewMessage, StoreError, SystemFlags};
+use crate::store::{FlagMode, Flags, Guid, InternalDate, NewMessage, StoreError, SystemFlags};
 
 /// Checks a message the way Cyrus does before it is stored: no NUL (except in a binary
 /// literal), no bare CR or LF.
@@ -117,6 +117,18 @@ pub(super) async fn append(
                     })
                     .collect();
                 let done = store.append_batch(&id, &batch)?;
+                // Listing the mailbox will want these envelopes: compute them while the bytes
+                // are at hand.
+                if let Some(cache) = super::cache::EnvelopeCache::for_store(&store) {
+                    let entries: Vec<_> = messages
+                        .iter()
+                        .map(|m| {
+                            let header = protocol::mime::split(&m.data).0;
+                            (Guid::of(&m.data), super::cache::encode_envelope(header))
+                        })
+                        .collect();
+                    cache.put_many(&entries);
+                }
                 let uids: Vec<u32> = done.iter().map(|(u, _)| *u).collect();
                 if !owner {
                     for (u, f) in uids.iter().zip(&flags) {

@@ -6,9 +6,8 @@
 //! when nothing but header items are asked for (ENVELOPE, `BODY[HEADER.FIELDS ...]`), the whole
 //! file otherwise, and parsed at most once for all its items.
 
-use std::collections::HashMap;
 use std::io::Read;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 
 use protocol::acl::Rights;
 use protocol::imap::command::FetchItems;
@@ -17,46 +16,10 @@ use protocol::imap::syntax::{write_literal, LiteralMode};
 use protocol::imap::types::{FetchAttr, Flag, SectionText, SequenceSet};
 use protocol::mime::{partial, Message};
 
+use super::cache::EnvelopeCache;
 use super::{condstore, format_internaldate, HReply, Reply};
 use crate::imapd::Session;
 use crate::store::{FlagMode, Flags, Guid, MailboxId, Record, Store, StoreError, SystemFlags};
-
-/// Most bytes of encoded ENVELOPEs kept in memory by one imapd process.
-const ENVELOPE_CACHE_BYTES: usize = 64 << 20;
-
-/// Encoded ENVELOPEs by message GUID. A GUID is the SHA-1 of the message's bytes and message
-/// files never change, so an entry can never be stale; it plays the part of Cyrus's
-/// `cyrus.cache` for the most common listing (`FETCH 1:* (FLAGS ENVELOPE)`), shared by every
-/// session of the process.
-struct EnvelopeCache {
-    map: HashMap<Guid, Arc<[u8]>>,
-    bytes: usize,
-}
-
-static ENVELOPES: LazyLock<Mutex<EnvelopeCache>> = LazyLock::new(|| {
-    Mutex::new(EnvelopeCache {
-        map: HashMap::new(),
-        bytes: 0,
-    })
-});
-
-fn cached_envelope(guid: &Guid) -> Option<Arc<[u8]>> {
-    let c = ENVELOPES.lock().unwrap_or_else(|e| e.into_inner());
-    c.map.get(guid).cloned()
-}
-
-fn cache_envelope(guid: Guid, env: &[u8]) {
-    let mut c = ENVELOPES.lock().unwrap_or_else(|e| e.into_inner());
-    let cost = env.len() + 64;
-    if c.bytes + cost > ENVELOPE_CACHE_BYTES {
-        // Crude but bounded: start over rather than track recency.
-        c.map.clear();
-        c.bytes = 0;
-    }
-    if c.map.insert(guid, Arc::from(env)).is_none() {
-        c.bytes += cost;
-    }
-}
 
 /// Output rendered per batch before it is written to the client.
 const BATCH_BYTES: usize = 256 * 1024;
@@ -367,23 +330,41 @@ fn render(
     start: usize,
 ) -> (Vec<u8>, usize, Option<Reply>) {
     let mut out = Vec::with_capacity(16 * 1024);
+    let cache = plan
+        .envelope
+        .then(|| EnvelopeCache::for_store(store))
+        .flatten();
+    let end = list.len().min(start + BATCH_MSGS);
+    let cached: Vec<Option<Arc<[u8]>>> = match (&cache, list.get(start..end)) {
+        (Some(c), Some(items)) => c.get_many(&items.iter().map(|i| i.rec.guid).collect::<Vec<_>>()),
+        _ => Vec::new(),
+    };
+    let mut misses: Vec<(Guid, Vec<u8>)> = Vec::new();
     let mut k = start;
-    while let Some(item) = list.get(k) {
+    let result = loop {
+        let Some(item) = list.get(k) else {
+            break None;
+        };
         let mark = out.len();
-        match render_one(store, id, plan, item, &mut out) {
+        let hit = cached.get(k - start).cloned().flatten();
+        match render_one(store, id, plan, item, hit, &mut misses, &mut out) {
             Ok(()) => {}
             Err(Stop::Expunged) => out.truncate(mark),
             Err(Stop::Reply(r)) => {
                 out.truncate(mark);
-                return (out, k + 1, Some(r));
+                k += 1;
+                break Some(r);
             }
         }
         k += 1;
-        if out.len() >= BATCH_BYTES || k - start >= BATCH_MSGS {
-            break;
+        if out.len() >= BATCH_BYTES || k >= end {
+            break None;
         }
+    };
+    if let Some(c) = &cache {
+        c.put_many(&misses);
     }
-    (out, k, None)
+    (out, k, result)
 }
 
 enum Stop {
@@ -409,6 +390,8 @@ fn render_one(
     id: &MailboxId,
     plan: &Plan,
     item: &Item,
+    cached: Option<Arc<[u8]>>,
+    misses: &mut Vec<(Guid, Vec<u8>)>,
     out: &mut Vec<u8>,
 ) -> Result<(), Stop> {
     let rec = &item.rec;
@@ -417,11 +400,6 @@ fn render_one(
         e => Stop::Reply(Reply::store_error(&e)),
     };
     // ENVELOPE alone needs no file read when it is cached.
-    let cached = if plan.envelope {
-        cached_envelope(&rec.guid)
-    } else {
-        None
-    };
     let need = match plan.need() {
         Need::Header if cached.is_some() && plan.rest.is_empty() => Need::Nothing,
         n => n,
@@ -496,7 +474,7 @@ fn render_one(
                 let start = out.len();
                 msg.envelope().encode(out);
                 if let Some(env) = out.get(start..) {
-                    cache_envelope(rec.guid, env);
+                    misses.push((rec.guid, env.to_vec()));
                 }
             }
             (None, None) => out.extend_from_slice(b"NIL"),

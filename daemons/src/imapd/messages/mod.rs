@@ -22,6 +22,7 @@
 //! report changes (untagged) before it, as RFC 3501 wants.
 
 mod append;
+pub mod cache;
 mod fetch;
 mod search;
 mod store;
