@@ -169,6 +169,7 @@ pub(super) async fn fetch(
     items: &FetchItems,
     modifiers: Option<&[u8]>,
 ) -> HReply {
+    let started = std::time::Instant::now();
     let Ok(changedsince) = modifier(modifiers, "CHANGEDSINCE", &[]) else {
         return Ok(Reply::bad("Invalid modifier in Fetch"));
     };
@@ -183,6 +184,13 @@ pub(super) async fn fetch(
         return Ok(Reply::bad("Please select a mailbox first"));
     };
     let mut idxs = sel.resolve(set, uid);
+    if idxs.is_empty() && !uid {
+        // Cyrus's answer to message numbers that are all past the end.
+        return Ok(Reply::no(&format!(
+            "No matching messages ({:.3} sec)",
+            started.elapsed().as_secs_f64()
+        )));
+    }
     idxs.retain(|&i| sel.msgs.get(i).is_some_and(|m| !m.gone));
     if let Some(since) = changedsince {
         idxs.retain(|&i| sel.msgs.get(i).is_some_and(|m| m.rec.modseq > since));
@@ -266,7 +274,10 @@ pub(super) async fn fetch(
         s.flush().await?;
         start = next.max(start + 1);
     }
-    Ok(Reply::ok())
+    Ok(Reply::ok().with_text(&format!(
+        "Completed ({:.3} sec)",
+        started.elapsed().as_secs_f64()
+    )))
 }
 
 /// Reads a message's header block (up to and including the empty line), or the whole file

@@ -231,6 +231,7 @@ pub(super) async fn search(
     charset: Option<Vec<u8>>,
     criteria: Vec<SearchKey>,
 ) -> HReply {
+    let started = std::time::Instant::now();
     if let Some(cs) = &charset {
         let ok = [&b"UTF-8"[..], b"US-ASCII", b"UTF8"]
             .iter()
@@ -296,7 +297,13 @@ pub(super) async fn search(
         .collect();
     let top_modseq = found.iter().map(|f| f.2).max();
     if returns.is_some() {
+        // Cyrus's order: COUNT, MIN, MAX, ALL.
         let mut data = Vec::new();
+        if ret.2 {
+            data.push(EsearchData::Count(
+                u32::try_from(nums.len()).unwrap_or(u32::MAX),
+            ));
+        }
         if ret.0 {
             if let Some(&n) = nums.first() {
                 data.push(EsearchData::Min(n));
@@ -306,11 +313,6 @@ pub(super) async fn search(
             if let Some(&n) = nums.last() {
                 data.push(EsearchData::Max(n));
             }
-        }
-        if ret.2 {
-            data.push(EsearchData::Count(
-                u32::try_from(nums.len()).unwrap_or(u32::MAX),
-            ));
         }
         if ret.3 {
             if let Some(set) = seqset(&nums) {
@@ -333,5 +335,9 @@ pub(super) async fn search(
             modseq: if with_modseq { top_modseq } else { None },
         });
     }
-    Ok(Reply::ok())
+    Ok(Reply::ok().with_text(&format!(
+        "Completed ({} msgs in {:.3} secs)",
+        found.len(),
+        started.elapsed().as_secs_f64()
+    )))
 }
