@@ -1,0 +1,851 @@
+//! XFER: moving a user (INBOX, every submailbox, deleted ones too, seen state, subscriptions,
+//! quota roots, sieve scripts) or a shared mailbox to another backend of ours (reference
+//! §5.4, §2.7). Interoperating with Cyrus backends for XFER is not a goal: both ends run this
+//! module and speak a small private command, `XFERIMPORT`, over IMAP.
+//!
+//! # Source side ([`start`], behind `XFER mailbox server [partition]` and `RENAME` with a
+//! server location)
+//!
+//! The source logs in to the destination as its `proxy_authname` (password
+//! `<shorthost>_password` or `proxy_password`; address from [`crate::backends`]) and checks
+//! that it is an admin there before changing anything. Then, each step durable before the
+//! next:
+//!
+//! 1. `DEACTIVATE` every mailbox at the master (RESERVED at the source's location);
+//! 2. mark the local entries MOVING;
+//! 3. export everything into a spool file, send it in chunks, and ask the destination to
+//!    commit: it imports atomically, writes its `mailboxes.db` entries (local, the target
+//!    partition, ACL and uniqueid kept) and `ACTIVATE`s them at the master with its own
+//!    location;
+//! 4. check with `FIND` that the master names the destination for every mailbox;
+//! 5. delete the local copy without telling the master, and the user's per-user data.
+//!
+//! A failure before the master names the destination rolls back (MOVING cleared, `ACTIVATE`
+//! at the source's location again). A crash of either side at any point leaves one complete
+//! copy, the one the master names; running the same XFER again finishes the move (entries
+//! left MOVING and master records already pointing at the destination are recognised).
+//! Progress goes to the client as Cyrus writes it: `* OK USER bob`, `* NO USER bob (reason)`,
+//! `* OK MAILBOX "name"`.
+//!
+//! # Destination side ([`import_command`], admin only)
+//!
+//! ```text
+//! tag XFERIMPORT CHECK                     is the caller an admin here
+//! tag XFERIMPORT BEGIN <id>                start (or restart) spool <id>
+//! tag XFERIMPORT DATA <id> {n+}\r\n<bytes> append to spool <id>
+//! tag XFERIMPORT COMMIT <id> <partition>   import spool <id> (partition NIL: keep each one's)
+//! ```
+//!
+//! The spool holds a bundle: `MURDER-XFER-BUNDLE 1\n`, a count (u32 LE) of `mailboxes.db`
+//! entries, each as `namelen:u32 name len:u32 encoded-entry`, then the store's transfer stream
+//! ([`crate::store::Store::export`]), which carries its own checksum.
+//!
+//! # Fault injection (tests)
+//!
+//! With the environment variable `MURDER_XFER_FAULT` set to a step name, the process aborts
+//! (as a `kill -9` would stop it) when it reaches that step: `source-after-deactivate`,
+//! `source-after-moving`, `source-after-commit` (destination done, local copy not yet
+//! deleted), `dest-after-import` (data imported, no entries yet), `dest-after-entries`
+//! (entries written, master not yet told). Unset, it does nothing.
+//!
+//! ```no_run
+//! // Source: `xfer::start(&mut session, &tag, b"user.bob", "backend2", None).await`.
+//! // Destination: the session loop hands `XFERIMPORT` messages to `xfer::import_command`.
+//! ```
+
+use std::io::{BufReader, Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use protocol::imap::syntax::{write_astring, LiteralMode};
+use protocol::imap::types::Tag;
+use protocol::mailbox::InternalName;
+use protocol::mupdate::MailboxRecord;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+use super::mailboxes::{self, run, subtree, Fail, R, UNAVAILABLE};
+use super::murder::{self, Pusher};
+use super::{Context, HResult, Session};
+use crate::mboxdb::{MailboxEntry, MbFlags, MbState};
+use crate::mupdate::client::{connect_authenticated, MupdateClient};
+use crate::store::{MailboxId, Store, StoreError};
+
+/// The private command name.
+pub const COMMAND: &str = "XFERIMPORT";
+
+/// The environment variable naming a step to abort at (tests only; see the module doc).
+pub const FAULT_ENV: &str = "MURDER_XFER_FAULT";
+
+const BUNDLE_MAGIC: &[u8] = b"MURDER-XFER-BUNDLE 1\n";
+/// Bytes per `DATA` chunk: well under the framer's literal limit.
+const CHUNK: usize = 1024 * 1024;
+/// Most entries a bundle may carry.
+const MAX_ENTRIES: u32 = 1_000_000;
+/// Longest encoded entry or name in a bundle.
+const MAX_ENTRY_LEN: u32 = 1024 * 1024;
+/// How long the destination may take to import (a large user on a slow disk).
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+fn fault(step: &str) {
+    if std::env::var(FAULT_ENV).is_ok_and(|v| v == step) {
+        tracing::error!("{FAULT_ENV}={step}: aborting on purpose");
+        std::process::abort();
+    }
+}
+
+/// Text for a destination that refuses our identity (reference §10 item 7).
+fn not_admin(authname: &str) -> String {
+    format!("the destination refuses {authname}: not an admin there")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Source side
+// ---------------------------------------------------------------------------------------------
+
+/// What one XFER moves.
+struct Item {
+    /// `USER bob` or `MAILBOX "name"` for the progress lines.
+    label: String,
+    /// The user whose per-user data goes along.
+    user: Option<String>,
+    /// The entries, root first.
+    entries: Vec<MailboxEntry>,
+}
+
+/// Runs `XFER mailbox server [partition]` on the source (the caller checked admin rights and
+/// the argument syntax).
+pub async fn start(
+    s: &mut Session,
+    tag: &Tag,
+    mailbox: &[u8],
+    server: &str,
+    partition: Option<&str>,
+) -> R {
+    mailboxes::store(s)?;
+    if !s.ctx.is_murder_backend() {
+        return Err(Fail::no(UNAVAILABLE));
+    }
+    let name = s.internal_name(mailbox).ok_or_else(Fail::nonexistent)?;
+    let item = select(s, &name, mailbox).await?;
+    match move_item(s, &item, server, partition).await {
+        Ok(()) => {
+            s.untagged(
+                protocol::imap::response::Condition::Ok,
+                None,
+                &item.label.to_string(),
+            );
+            s.ok(tag);
+            Ok(())
+        }
+        Err(Fail::No(code, text)) => {
+            s.untagged(
+                protocol::imap::response::Condition::No,
+                None,
+                &format!("{} ({text})", item.label),
+            );
+            Err(Fail::No(code, text))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn select(s: &Session, name: &InternalName, mailbox: &[u8]) -> R<Item> {
+    let unsupported = || Fail::no("Operation is not supported on mailbox");
+    if name.is_user_inbox() {
+        let user = name.owner().ok_or_else(Fail::nonexistent)?;
+        if !s.ctx.conf.get_switch("allowusermoves") || user == s.user_name() {
+            return Err(unsupported());
+        }
+        let root = name.as_str().to_owned();
+        let deleted = s
+            .ctx
+            .conf
+            .get_str("deletedprefix")
+            .unwrap_or_else(|| "DELETED".into());
+        let droot = match name.domain() {
+            Some(d) => format!("{d}!{deleted}.{}", name.without_domain()),
+            None => format!("{deleted}.{root}"),
+        };
+        let entries = run(s, move |ctx| -> Result<Vec<MailboxEntry>, Fail> {
+            let mut v = subtree(ctx, &root)?;
+            v.extend(subtree(ctx, &droot)?);
+            Ok(v.into_iter()
+                .filter(|e| matches!(e.state(), MbState::Local | MbState::Moving))
+                .collect())
+        })
+        .await??;
+        if !entries.iter().any(|e| e.name == name.as_str()) {
+            return Err(Fail::nonexistent());
+        }
+        Ok(Item {
+            label: format!("USER {user}"),
+            user: Some(user),
+            entries,
+        })
+    } else if name.is_user_mailbox() {
+        Err(unsupported())
+    } else {
+        let n = name.as_str().to_owned();
+        let e = run(s, move |ctx| ctx.mboxdb.get(&n))
+            .await??
+            .filter(|e| matches!(e.state(), MbState::Local | MbState::Moving))
+            .ok_or_else(Fail::nonexistent)?;
+        Ok(Item {
+            label: format!("MAILBOX \"{}\"", String::from_utf8_lossy(mailbox)),
+            user: None,
+            entries: vec![e],
+        })
+    }
+}
+
+/// A short IMAP client for the destination backend.
+struct Peer {
+    r: tokio::io::BufReader<OwnedReadHalf>,
+    w: OwnedWriteHalf,
+    n: u32,
+    timeout: Duration,
+}
+
+/// A command's outcome: OK or not, and the tagged text.
+struct Reply {
+    ok: bool,
+    text: String,
+}
+
+impl Peer {
+    async fn connect(host: &str, port: u16, timeout: Duration) -> std::io::Result<Peer> {
+        let tcp = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+            })??;
+        let _ = tcp.set_nodelay(true);
+        let (r, w) = tcp.into_split();
+        let mut p = Peer {
+            r: tokio::io::BufReader::new(r),
+            w,
+            n: 0,
+            timeout,
+        };
+        let greeting = p.line(timeout).await?;
+        if !greeting.starts_with("* OK") {
+            return Err(std::io::Error::other(format!("greeting {greeting:?}")));
+        }
+        Ok(p)
+    }
+
+    async fn line(&mut self, timeout: Duration) -> std::io::Result<String> {
+        let mut buf = Vec::new();
+        let n = tokio::time::timeout(
+            timeout,
+            (&mut self.r).take(64 * 1024).read_until(b'\n', &mut buf),
+        )
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer"))??;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(String::from_utf8_lossy(&buf)
+            .trim_end_matches(['\r', '\n'])
+            .to_owned())
+    }
+
+    /// Sends `tag <args>` (`args` without CRLF, possibly ending in a literal) and waits for
+    /// the tagged reply.
+    async fn cmd(&mut self, args: &[u8], timeout: Duration) -> std::io::Result<Reply> {
+        self.n += 1;
+        let tag = format!("X{}", self.n);
+        let mut out = Vec::with_capacity(args.len() + 16);
+        out.extend_from_slice(tag.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(args);
+        out.extend_from_slice(b"\r\n");
+        self.w.write_all(&out).await?;
+        self.w.flush().await?;
+        let prefix = format!("{tag} ");
+        loop {
+            let l = self.line(timeout).await?;
+            if let Some(rest) = l.strip_prefix(&prefix) {
+                let ok = rest.starts_with("OK");
+                let text = rest
+                    .split_once(' ')
+                    .map(|(_, t)| t.to_owned())
+                    .unwrap_or_default();
+                return Ok(Reply { ok, text });
+            }
+        }
+    }
+
+    async fn simple(&mut self, args: &str) -> std::io::Result<Reply> {
+        let t = self.timeout;
+        self.cmd(args.as_bytes(), t).await
+    }
+
+    async fn logout(mut self) {
+        let t = self.timeout;
+        let _ = self.cmd(b"LOGOUT", t).await;
+    }
+}
+
+/// The master connection for one XFER.
+async fn master(ctx: &Context) -> R<MupdateClient> {
+    let (host, port) = ctx
+        .conf
+        .mupdate_endpoint()
+        .ok_or_else(|| Fail::no(UNAVAILABLE))?;
+    let creds = crate::mupdate::credentials(&ctx.conf).map_err(|_| Fail::no(UNAVAILABLE))?;
+    let tls = crate::mupdate::client_tls(&ctx.conf).map_err(|_| Fail::no(UNAVAILABLE))?;
+    connect_authenticated(&host, port, &creds, tls, ctx.conf.client_timeout())
+        .await
+        .map_err(|e| {
+            tracing::warn!("xfer: cannot reach mupdate server: {e}");
+            Fail::no("no connection to server")
+        })
+}
+
+fn master_fail(e: impl std::fmt::Display) -> Fail {
+    tracing::warn!("xfer: mupdate: {e}");
+    Fail::no("the mupdate operation failed")
+}
+
+/// The entries' records at the master.
+async fn find_all(
+    m: &mut MupdateClient,
+    entries: &[MailboxEntry],
+) -> R<Vec<Option<MailboxRecord>>> {
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        out.push(m.find(&e.name).await.map_err(master_fail)?);
+    }
+    Ok(out)
+}
+
+fn is_at(rec: &Option<MailboxRecord>, location: &str) -> bool {
+    rec.as_ref()
+        .is_some_and(|r| r.is_active() && r.location() == location)
+}
+
+/// A name usable as a spool file name on both sides.
+fn spool_id(ctx: &Context, item: &Item) -> String {
+    let root = item
+        .entries
+        .first()
+        .map(|e| e.uniqueid.as_str())
+        .unwrap_or("");
+    format!("{}-{root}", ctx.servername)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect()
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 120
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn spool_dir(ctx: &Context) -> PathBuf {
+    PathBuf::from(ctx.conf.configdirectory().unwrap_or_default()).join("xfer")
+}
+
+async fn move_item(s: &mut Session, item: &Item, server: &str, partition: Option<&str>) -> R {
+    let ctx = s.ctx.clone();
+    let store = mailboxes::store(s)?;
+    let (host, port) = crate::backends::backend_address(&ctx.conf, server, "imap")
+        .ok_or_else(|| Fail::no(UNAVAILABLE))?;
+    let (authname, password) =
+        crate::backends::proxy_credentials(&ctx.conf, server).ok_or_else(|| {
+            tracing::warn!("xfer: no proxy_password or {server}_password");
+            Fail::no(UNAVAILABLE)
+        })?;
+    let timeout = ctx.conf.client_timeout();
+    let mut peer = Peer::connect(&host, port, timeout).await.map_err(|e| {
+        tracing::warn!("xfer: cannot reach {server} at {host}:{port}: {e}");
+        Fail::no(UNAVAILABLE)
+    })?;
+    let mut login = b"LOGIN ".to_vec();
+    write_astring(&mut login, authname.as_bytes(), LiteralMode::NonSync);
+    login.push(b' ');
+    write_astring(&mut login, password.as_bytes(), LiteralMode::NonSync);
+    let r = peer
+        .cmd(&login, timeout)
+        .await
+        .map_err(|_| Fail::no(UNAVAILABLE))?;
+    if !r.ok {
+        return Err(Fail::no(format!(
+            "the destination refuses {authname}: {}",
+            r.text
+        )));
+    }
+    let r = peer
+        .simple(&format!("{COMMAND} CHECK"))
+        .await
+        .map_err(|_| Fail::no(UNAVAILABLE))?;
+    if !r.ok {
+        return Err(Fail::no(not_admin(&authname)));
+    }
+
+    let src_loc = |e: &MailboxEntry| murder::location(&ctx, &e.partition);
+    let dst_part = |e: &MailboxEntry| partition.unwrap_or(&e.partition).to_owned();
+    let dst_loc = |e: &MailboxEntry| format!("{server}!{}", dst_part(e));
+
+    let mut m = master(&ctx).await?;
+    let recs = find_all(&mut m, &item.entries).await?;
+    let done = item
+        .entries
+        .iter()
+        .zip(&recs)
+        .all(|(e, r)| is_at(r, &dst_loc(e)));
+    if !done {
+        // Step 1: DEACTIVATE what is still active here (a rerun finds some already reserved
+        // or already at the destination).
+        for (e, rec) in item.entries.iter().zip(&recs) {
+            if is_at(rec, &dst_loc(e)) {
+                continue;
+            }
+            let r = match rec {
+                Some(r) if !r.is_active() => Ok(()),
+                Some(_) => m.deactivate(&e.name, &src_loc(e)).await,
+                None => m.reserve(&e.name, &src_loc(e)).await,
+            };
+            if let Err(err) = r {
+                let f = master_fail(err);
+                rollback(&ctx, &mut m, &item.entries).await;
+                m.logout().await;
+                return Err(f);
+            }
+        }
+        fault("source-after-deactivate");
+        // Step 2: MOVING locally.
+        let names: Vec<String> = item.entries.iter().map(|e| e.name.clone()).collect();
+        let r = run(s, move |ctx| set_moving(ctx, &names, true)).await?;
+        if let Err(e) = r {
+            rollback(&ctx, &mut m, &item.entries).await;
+            m.logout().await;
+            return Err(e.into());
+        }
+        fault("source-after-moving");
+        // Step 3: send; the destination imports and activates.
+        let sent = send(s, &store, &mut peer, item, partition).await;
+        let recs = find_all(&mut m, &item.entries).await;
+        let arrived = match &recs {
+            Ok(recs) => item
+                .entries
+                .iter()
+                .zip(recs)
+                .all(|(e, r)| is_at(r, &dst_loc(e))),
+            Err(_) => false,
+        };
+        if !arrived {
+            let partial = recs.as_ref().is_ok_and(|recs| {
+                item.entries
+                    .iter()
+                    .zip(recs)
+                    .any(|(e, r)| is_at(r, &dst_loc(e)))
+            });
+            if partial {
+                // Some mailboxes already live there: keep MOVING so a rerun finishes.
+                m.logout().await;
+                return Err(Fail::no(
+                    "the destination holds part of the move; run XFER again to finish it",
+                ));
+            }
+            rollback(&ctx, &mut m, &item.entries).await;
+            m.logout().await;
+            return Err(match sent {
+                Err(f) => f,
+                Ok(()) => Fail::no("the destination did not take over the mailboxes"),
+            });
+        }
+        fault("source-after-commit");
+    }
+    m.logout().await;
+    peer.logout().await;
+    // Step 5: the master names the destination for every mailbox; drop the local copy.
+    let entries = item.entries.clone();
+    let user = item.user.clone();
+    run(s, move |ctx| {
+        remove_local(ctx, &store, &entries, user.as_deref())
+    })
+    .await??;
+    Ok(())
+}
+
+fn set_moving(ctx: &Context, names: &[String], on: bool) -> Result<(), crate::mboxdb::DbError> {
+    ctx.mboxdb.write(|tx| {
+        for n in names {
+            if let Some(mut e) = tx.get(n)? {
+                e.flags.set(MbFlags::MOVING, on);
+                tx.put(&e);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Puts the mailboxes back at the source: MOVING cleared, ACTIVATE at our location.
+async fn rollback(ctx: &std::sync::Arc<Context>, m: &mut MupdateClient, entries: &[MailboxEntry]) {
+    let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+    let c = ctx.clone();
+    let r = tokio::task::spawn_blocking(move || set_moving(&c, &names, false)).await;
+    if !matches!(r, Ok(Ok(()))) {
+        tracing::error!("xfer rollback: cannot clear MOVING: {r:?}");
+    }
+    for e in entries {
+        let loc = murder::location(ctx, &e.partition);
+        if let Err(err) = m.activate(&e.name, &loc, &e.acl).await {
+            tracing::error!("xfer rollback: ACTIVATE {} {loc}: {err}", e.name);
+        }
+    }
+}
+
+/// Writes the bundle for `item` into `path`.
+fn write_bundle(
+    store: &Store,
+    item_user: Option<&str>,
+    entries: &[MailboxEntry],
+    path: &std::path::Path,
+) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let f = std::fs::File::create(path).map_err(io)?;
+    let mut w = std::io::BufWriter::new(f);
+    let mut head = BUNDLE_MAGIC.to_vec();
+    head.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    for e in entries {
+        let enc = e.encode();
+        head.extend_from_slice(&(e.name.len() as u32).to_le_bytes());
+        head.extend_from_slice(e.name.as_bytes());
+        head.extend_from_slice(&(enc.len() as u32).to_le_bytes());
+        head.extend_from_slice(&enc);
+    }
+    w.write_all(&head).map_err(io)?;
+    let ids: Vec<MailboxId> = entries
+        .iter()
+        .filter_map(|e| MailboxId::new(&e.uniqueid).ok())
+        .collect();
+    let mut roots = Vec::new();
+    for e in entries {
+        if store.quota(&e.name)?.is_some() {
+            roots.push(e.name.clone());
+        }
+    }
+    let roots: Vec<&str> = roots.iter().map(String::as_str).collect();
+    store.export(
+        &crate::store::ExportSpec {
+            user: item_user,
+            mailboxes: &ids,
+            quota_roots: &roots,
+        },
+        &mut w,
+    )?;
+    let f = w.into_inner().map_err(|e| io(e.into_error()))?;
+    f.sync_all().map_err(io)?;
+    Ok(())
+}
+
+async fn send(
+    s: &mut Session,
+    store: &Store,
+    peer: &mut Peer,
+    item: &Item,
+    partition: Option<&str>,
+) -> R {
+    let id = spool_id(&s.ctx, item);
+    let dir = spool_dir(&s.ctx);
+    let path = dir.join(format!("{id}.out"));
+    let (st, user, entries, p2) = (
+        store.clone(),
+        item.user.clone(),
+        item.entries.clone(),
+        path.clone(),
+    );
+    run(s, move |_| -> Result<(), StoreError> {
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        write_bundle(&st, user.as_deref(), &entries, &p2)
+    })
+    .await??;
+    let result = upload(peer, &id, &path, partition).await;
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+async fn upload(peer: &mut Peer, id: &str, path: &std::path::Path, partition: Option<&str>) -> R {
+    let lost = |e: std::io::Error| {
+        tracing::warn!("xfer: destination connection: {e}");
+        Fail::no("The remote Server(s) denied the operation")
+    };
+    let refused = |r: Reply| {
+        tracing::warn!("xfer: destination said NO: {}", r.text);
+        Fail::no(format!(
+            "The remote Server(s) denied the operation: {}",
+            r.text
+        ))
+    };
+    let r = peer
+        .simple(&format!("{COMMAND} BEGIN {id}"))
+        .await
+        .map_err(lost)?;
+    if !r.ok {
+        return Err(refused(r));
+    }
+    let mut f = tokio::fs::File::open(path).await.map_err(lost)?;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = tokio::io::AsyncReadExt::read(&mut f, &mut buf[filled..])
+                .await
+                .map_err(lost)?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
+            break;
+        }
+        let mut args = format!("{COMMAND} DATA {id} {{{filled}+}}\r\n").into_bytes();
+        args.extend_from_slice(buf.get(..filled).unwrap_or_default());
+        let t = peer.timeout;
+        let r = peer.cmd(&args, t).await.map_err(lost)?;
+        if !r.ok {
+            return Err(refused(r));
+        }
+        if filled < buf.len() {
+            break;
+        }
+    }
+    let part = partition.unwrap_or("NIL");
+    let r = peer
+        .cmd(
+            format!("{COMMAND} COMMIT {id} {part}").as_bytes(),
+            COMMIT_TIMEOUT,
+        )
+        .await
+        .map_err(lost)?;
+    if !r.ok {
+        return Err(refused(r));
+    }
+    Ok(())
+}
+
+/// Deletes the local copy (store data, per-user data, quota roots, entries); the master is
+/// not told. Safe to repeat.
+fn remove_local(
+    ctx: &Context,
+    store: &Store,
+    entries: &[MailboxEntry],
+    user: Option<&str>,
+) -> Result<(), Fail> {
+    for e in entries {
+        if let Ok(id) = MailboxId::new(&e.uniqueid) {
+            store.delete_mailbox(&id)?;
+        }
+        store.remove_quota(&e.name)?;
+    }
+    if let Some(u) = user {
+        // Nothing of the user stays behind (Cyrus keeps the seen state; we do not, so the
+        // source holds no trace of a user it no longer serves).
+        store.delete_user_data(u, false)?;
+    }
+    ctx.mboxdb.write(|tx| {
+        for e in entries {
+            tx.delete(&e.name);
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Destination side
+// ---------------------------------------------------------------------------------------------
+
+/// Handles one `XFERIMPORT` message (`raw` is the whole message, literal included).
+pub async fn import_command(s: &mut Session, tag: &Tag, raw: &[u8]) -> HResult {
+    let r = import(s, tag, raw).await;
+    mailboxes::finish(s, tag, r)
+}
+
+async fn import(s: &mut Session, tag: &Tag, raw: &[u8]) -> R {
+    if !s.is_admin() {
+        return Err(Fail::no(format!(
+            "only administrators may use {COMMAND} command"
+        )));
+    }
+    let store = mailboxes::store(s)?;
+    let (line, rest) = match raw.windows(2).position(|w| w == b"\r\n") {
+        Some(i) => (
+            raw.get(..i).unwrap_or_default(),
+            raw.get(i + 2..).unwrap_or_default(),
+        ),
+        None => (raw, &[][..]),
+    };
+    let line = String::from_utf8_lossy(line);
+    let mut words = line.split(' ').skip(2);
+    let verb = words.next().unwrap_or("").to_ascii_uppercase();
+    let bad = || Fail::Bad(format!("Invalid {COMMAND} arguments"));
+    let dir = spool_dir(&s.ctx);
+    match verb.as_str() {
+        "CHECK" => {}
+        "BEGIN" => {
+            let id = words.next().filter(|i| valid_id(i)).ok_or_else(bad)?;
+            let path = dir.join(format!("{id}.in"));
+            run(s, move |_| -> std::io::Result<()> {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::File::create(&path).map(|_| ())
+            })
+            .await?
+            .map_err(|e| Fail::no(format!("System I/O error: {e}")))?;
+        }
+        "DATA" => {
+            let id = words.next().filter(|i| valid_id(i)).ok_or_else(bad)?;
+            let n: usize = words
+                .next()
+                .and_then(|l| l.strip_prefix('{'))
+                .and_then(|l| l.strip_suffix('}'))
+                .map(|l| l.trim_end_matches('+'))
+                .and_then(|l| l.parse().ok())
+                .ok_or_else(bad)?;
+            let data = rest.get(..n).ok_or_else(bad)?.to_vec();
+            let path = dir.join(format!("{id}.in"));
+            run(s, move |_| -> std::io::Result<()> {
+                let mut f = std::fs::OpenOptions::new().append(true).open(&path)?;
+                f.write_all(&data)
+            })
+            .await?
+            .map_err(|e| Fail::no(format!("System I/O error: {e}")))?;
+        }
+        "COMMIT" => {
+            let id = words.next().filter(|i| valid_id(i)).ok_or_else(bad)?;
+            let part = match words.next().ok_or_else(bad)? {
+                p if p.eq_ignore_ascii_case("NIL") => None,
+                p if !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                    Some(p.to_ascii_lowercase())
+                }
+                _ => return Err(bad()),
+            };
+            let path = dir.join(format!("{id}.in"));
+            let p2 = path.clone();
+            let entries = run(s, move |ctx| commit(ctx, &store, &p2, part.as_deref())).await??;
+            fault("dest-after-entries");
+            if s.ctx.is_murder_backend() {
+                let mut p = Pusher::connect(&s.ctx).await?;
+                for e in &entries {
+                    let loc = murder::location(&s.ctx, &e.partition);
+                    if let Err(err) = p.activate(&e.name, &loc, &e.acl).await {
+                        p.finish().await;
+                        return Err(err.into());
+                    }
+                }
+                p.finish().await;
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+        _ => return Err(bad()),
+    }
+    s.ok(tag);
+    Ok(())
+}
+
+fn read_u32(r: &mut impl Read) -> Result<u32, StoreError> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b)
+        .map_err(|_| StoreError::BadStream("truncated bundle".into()))?;
+    Ok(u32::from_le_bytes(b))
+}
+
+fn read_bytes(r: &mut impl Read, what: &str) -> Result<Vec<u8>, StoreError> {
+    let n = read_u32(r)?;
+    if n > MAX_ENTRY_LEN {
+        return Err(StoreError::BadStream(format!("{what} too long")));
+    }
+    let mut v = vec![0u8; n as usize];
+    r.read_exact(&mut v)
+        .map_err(|_| StoreError::BadStream("truncated bundle".into()))?;
+    Ok(v)
+}
+
+/// Imports a bundle and writes the entries (local, on their new partition). Returns them.
+fn commit(
+    ctx: &Context,
+    store: &Store,
+    path: &std::path::Path,
+    partition: Option<&str>,
+) -> Result<Vec<MailboxEntry>, Fail> {
+    let f = std::fs::File::open(path)
+        .map_err(|_| Fail::no(format!("{COMMAND}: nothing received for this transfer")))?;
+    let mut r = BufReader::new(f);
+    let mut magic = vec![0u8; BUNDLE_MAGIC.len()];
+    r.read_exact(&mut magic)
+        .map_err(|_| StoreError::BadStream("truncated bundle".into()))?;
+    if magic != BUNDLE_MAGIC {
+        return Err(StoreError::BadStream("not a transfer bundle".into()).into());
+    }
+    let count = read_u32(&mut r)?;
+    if count > MAX_ENTRIES {
+        return Err(StoreError::BadStream("too many entries".into()).into());
+    }
+    let mut entries = Vec::new();
+    for _ in 0..count {
+        let name = String::from_utf8(read_bytes(&mut r, "name")?)
+            .map_err(|_| StoreError::BadStream("bad name".into()))?;
+        let enc = read_bytes(&mut r, "entry")?;
+        let mut e = MailboxEntry::decode(name, &enc)?;
+        for f in [MbFlags::MOVING, MbFlags::RESERVED, MbFlags::REMOTE] {
+            e.flags.set(f, false);
+        }
+        e.server = None;
+        if let Some(p) = partition {
+            e.partition = p.to_owned();
+        }
+        entries.push(e);
+    }
+    store.import(&mut r, partition)?;
+    fault("dest-after-import");
+    ctx.mboxdb.write(|tx| {
+        for e in &entries {
+            tx.put(e);
+        }
+        Ok(())
+    })?;
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spool_ids_are_checked() {
+        assert!(valid_id("backend1-abc_12"));
+        assert!(!valid_id(""));
+        assert!(!valid_id("../x"));
+        assert!(!valid_id(&"a".repeat(121)));
+    }
+
+    #[test]
+    fn refusal_text_names_the_identity() {
+        assert_eq!(
+            not_admin("backend1"),
+            "the destination refuses backend1: not an admin there"
+        );
+    }
+}
