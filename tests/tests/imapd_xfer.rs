@@ -12,7 +12,6 @@ mod imap;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -148,14 +147,17 @@ fn assert_master_at(m: &Murder, location: &str) {
 
 fn open_store(host: &Host) -> Store {
     let mut parts = BTreeMap::new();
-    parts.insert("default".to_string(), PathBuf::from(host.path("spool")));
+    parts.insert("default".to_string(), host.path("spool"));
     Store::open(&host.configdir(), parts).unwrap()
 }
+
+/// One mailbox: uniqueid, state and ACL, records, message bodies, bob's seen UIDs.
+type MailboxSnapshot = (String, String, Vec<String>, Vec<Vec<u8>>, Vec<u32>);
 
 /// Everything of bob's that must move, keyed by mailbox name.
 #[derive(Debug, PartialEq)]
 struct Snapshot {
-    mailboxes: BTreeMap<String, (String, String, Vec<String>, Vec<Vec<u8>>, Vec<u32>)>,
+    mailboxes: BTreeMap<String, MailboxSnapshot>,
     subscriptions: Vec<String>,
     sieve: Vec<(String, bool)>,
     sieve_body: Option<Vec<u8>>,
