@@ -511,3 +511,61 @@ fn killing_the_source_before_sending_leaves_it_reserved_and_a_rerun_finishes() {
     drop(admin);
     assert_moved(&mut m, &before);
 }
+
+#[test]
+fn killing_the_destination_after_it_wrote_its_entries_and_a_rerun_finishes() {
+    let mut m = murder("cyrus backend1", Some("dest-after-entries"), None);
+    populate(&mut m, 20);
+    m.b1.stop();
+    let before = snapshot(&m.b1_host);
+    m.b1 = start_imapd(&m.b1_host, "127.0.0.1:0", None);
+    let mut admin = Imap::login(m.b1.addr, "cyrus", "secret");
+    let r = admin.cmd("XFER user.bob backend2");
+    assert!(r.tagged.starts_with("NO "), "{r:?}");
+    assert!(murder_tests::wait_until(Duration::from_secs(5), || !m
+        .b2
+        .is_running()));
+    assert_master_at(&m, "backend1!default");
+    drop(admin);
+    m.b1.stop();
+    assert_eq!(snapshot(&m.b1_host), before);
+    m.b1 = start_imapd(&m.b1_host, "127.0.0.1:0", None);
+    m.b2 = start_imapd(&m.b2_host, &m.b2_listen.clone(), None);
+    let mut admin = Imap::login(m.b1.addr, "cyrus", "secret");
+    let r = admin.cmd("XFER user.bob backend2");
+    assert!(r.is_ok(), "{r:?}");
+    drop(admin);
+    assert_moved(&mut m, &before);
+}
+
+#[test]
+fn a_destination_that_cannot_tell_the_master_drops_its_copy() {
+    let mut m = murder("cyrus backend1", None, None);
+    // backend2 imports but its ACTIVATE fails: the master refuses its login.
+    m.b2.stop();
+    m.b2_host.set("mupdate_password", "wrong");
+    m.b2 = start_imapd(&m.b2_host, &m.b2_listen.clone(), None);
+    populate(&mut m, 5);
+    m.b1.stop();
+    let before = snapshot(&m.b1_host);
+    m.b1 = start_imapd(&m.b1_host, "127.0.0.1:0", None);
+    let mut admin = Imap::login(m.b1.addr, "cyrus", "secret");
+    let r = admin.cmd("XFER user.bob backend2");
+    assert!(r.tagged.starts_with("NO "), "{r:?}");
+    assert_master_at(&m, "backend1!default");
+    drop(admin);
+    m.b1.stop();
+    m.b2.stop();
+    assert_eq!(snapshot(&m.b1_host), before);
+    assert_nothing_left(&m.b2_host, &ids(&before));
+
+    // Fixed, the same XFER goes through.
+    m.b2_host.set("mupdate_password", "secret");
+    m.b2 = start_imapd(&m.b2_host, &m.b2_listen.clone(), None);
+    m.b1 = start_imapd(&m.b1_host, "127.0.0.1:0", None);
+    let mut admin = Imap::login(m.b1.addr, "cyrus", "secret");
+    let r = admin.cmd("XFER user.bob backend2");
+    assert!(r.is_ok(), "{r:?}");
+    drop(admin);
+    assert_moved(&mut m, &before);
+}

@@ -34,6 +34,7 @@
 //! tag XFERIMPORT BEGIN <id>                start (or restart) spool <id>
 //! tag XFERIMPORT DATA <id> {n+}\r\n<bytes> append to spool <id>
 //! tag XFERIMPORT COMMIT <id> <partition>   import spool <id> (partition NIL: keep each one's)
+//! tag XFERIMPORT ABORT <id>                drop what a failed spool <id> left here
 //! ```
 //!
 //! The spool holds a bundle: `MURDER-XFER-BUNDLE 1\n`, a count (u32 LE) of `mailboxes.db`
@@ -407,6 +408,26 @@ async fn move_item(s: &mut Session, item: &Item, server: &str, partition: Option
         .iter()
         .zip(&recs)
         .all(|(e, r)| is_at(r, &dst_loc(e)));
+    // Before changing anything: the master must name us (or, on a rerun, the destination),
+    // and a copy is only dropped when an earlier run of this XFER marked it MOVING.
+    for (e, rec) in item.entries.iter().zip(&recs) {
+        if let Some(r) = rec {
+            if r.location() != src_loc(e) && r.location() != dst_loc(e) {
+                m.logout().await;
+                return Err(Fail::no(format!(
+                    "the mupdate server names {} for {}, not this server",
+                    r.location(),
+                    e.name
+                )));
+            }
+        }
+    }
+    if done && !item.entries.iter().all(|e| e.state() == MbState::Moving) {
+        m.logout().await;
+        return Err(Fail::no(format!(
+            "the mupdate server already names {server}, but the local copy is not being moved"
+        )));
+    }
     if !done {
         // Step 1: DEACTIVATE what is still active here (a rerun finds some already reserved
         // or already at the destination).
@@ -463,6 +484,13 @@ async fn move_item(s: &mut Session, item: &Item, server: &str, partition: Option
             }
             rollback(&ctx, &mut m, &item.entries).await;
             m.logout().await;
+            // The destination may hold an imported copy nobody names: have it dropped.
+            let id = spool_id(&ctx, item);
+            if let Ok(r) = peer.simple(&format!("{COMMAND} ABORT {id}")).await {
+                if !r.ok {
+                    tracing::warn!("xfer: destination kept its partial copy: {}", r.text);
+                }
+            }
             return Err(match sent {
                 Err(f) => f,
                 Ok(()) => Fail::no("the destination did not take over the mailboxes"),
@@ -759,6 +787,11 @@ async fn import(s: &mut Session, tag: &Tag, raw: &[u8]) -> R {
             }
             let _ = std::fs::remove_file(&path);
         }
+        "ABORT" => {
+            let id = words.next().filter(|i| valid_id(i)).ok_or_else(bad)?;
+            let path = dir.join(format!("{id}.in"));
+            run(s, move |ctx| abort(ctx, &store, &path)).await??;
+        }
         _ => return Err(bad()),
     }
     s.ok(tag);
@@ -783,6 +816,64 @@ fn read_bytes(r: &mut impl Read, what: &str) -> Result<Vec<u8>, StoreError> {
     Ok(v)
 }
 
+/// Reads a bundle's `mailboxes.db` entries, leaving `r` at the store stream.
+fn read_entries(r: &mut impl Read) -> Result<Vec<MailboxEntry>, Fail> {
+    let mut magic = vec![0u8; BUNDLE_MAGIC.len()];
+    r.read_exact(&mut magic)
+        .map_err(|_| StoreError::BadStream("truncated bundle".into()))?;
+    if magic != BUNDLE_MAGIC {
+        return Err(StoreError::BadStream("not a transfer bundle".into()).into());
+    }
+    let count = read_u32(r)?;
+    if count > MAX_ENTRIES {
+        return Err(StoreError::BadStream("too many entries".into()).into());
+    }
+    let mut entries = Vec::new();
+    for _ in 0..count {
+        let name = String::from_utf8(read_bytes(r, "name")?)
+            .map_err(|_| StoreError::BadStream("bad name".into()))?;
+        let enc = read_bytes(r, "entry")?;
+        entries.push(MailboxEntry::decode(name, &enc)?);
+    }
+    Ok(entries)
+}
+
+/// Drops what a failed transfer left here: the entries (when they still carry the
+/// transferred uniqueid), their store data, quota roots, the moved user's per-user data and
+/// the spool. The source only asks when the
+/// master does not name this server for any of them.
+fn abort(ctx: &Context, store: &Store, path: &std::path::Path) -> Result<(), Fail> {
+    let Ok(f) = std::fs::File::open(path) else {
+        // Nothing received, or already committed and cleaned up: nothing to drop.
+        return Ok(());
+    };
+    let entries = read_entries(&mut BufReader::new(f))?;
+    ctx.mboxdb.write(|tx| {
+        for e in &entries {
+            if tx.get(&e.name)?.is_some_and(|l| l.uniqueid == e.uniqueid) {
+                tx.delete(&e.name);
+            }
+        }
+        Ok(())
+    })?;
+    for e in &entries {
+        if let Ok(id) = MailboxId::new(&e.uniqueid) {
+            store.delete_mailbox(&id)?;
+        }
+        store.remove_quota(&e.name)?;
+        // A user move brought the user's own data too (this server held none of theirs).
+        if let Some(user) = InternalName::new(&e.name)
+            .ok()
+            .filter(InternalName::is_user_inbox)
+            .and_then(|n| n.owner())
+        {
+            store.delete_user_data(&user, false)?;
+        }
+    }
+    let _ = std::fs::remove_file(path);
+    Ok(())
+}
+
 /// Imports a bundle and writes the entries (local, on their new partition). Returns them.
 fn commit(
     ctx: &Context,
@@ -793,22 +884,8 @@ fn commit(
     let f = std::fs::File::open(path)
         .map_err(|_| Fail::no(format!("{COMMAND}: nothing received for this transfer")))?;
     let mut r = BufReader::new(f);
-    let mut magic = vec![0u8; BUNDLE_MAGIC.len()];
-    r.read_exact(&mut magic)
-        .map_err(|_| StoreError::BadStream("truncated bundle".into()))?;
-    if magic != BUNDLE_MAGIC {
-        return Err(StoreError::BadStream("not a transfer bundle".into()).into());
-    }
-    let count = read_u32(&mut r)?;
-    if count > MAX_ENTRIES {
-        return Err(StoreError::BadStream("too many entries".into()).into());
-    }
-    let mut entries = Vec::new();
-    for _ in 0..count {
-        let name = String::from_utf8(read_bytes(&mut r, "name")?)
-            .map_err(|_| StoreError::BadStream("bad name".into()))?;
-        let enc = read_bytes(&mut r, "entry")?;
-        let mut e = MailboxEntry::decode(name, &enc)?;
+    let mut entries = read_entries(&mut r)?;
+    for e in &mut entries {
         for f in [MbFlags::MOVING, MbFlags::RESERVED, MbFlags::REMOTE] {
             e.flags.set(f, false);
         }
@@ -816,7 +893,6 @@ fn commit(
         if let Some(p) = partition {
             e.partition = p.to_owned();
         }
-        entries.push(e);
     }
     store.import(&mut r, partition)?;
     fault("dest-after-import");
