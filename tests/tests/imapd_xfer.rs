@@ -85,7 +85,9 @@ fn murder(b2_admins: &str, b2_fault: Option<&str>, b1_fault: Option<&str>) -> Mu
         .user("backend2", "secret")
         .write();
     let master = Daemon::start(&master_host, "mupdate", &["-m"]);
-    let b2_host = backend("backend2", &master, b2_admins).write();
+    let b2_host = backend("backend2", &master, b2_admins);
+    let part2 = b2_host.path("spool2").display().to_string();
+    let b2_host = b2_host.conf("partition-part2", &part2).write();
     let b2 = start_imapd(&b2_host, "127.0.0.1:0", b2_fault);
     let b2_listen = b2.addr.to_string();
     let b1_host = backend("backend1", &master, "cyrus backend2")
@@ -568,4 +570,69 @@ fn a_destination_that_cannot_tell_the_master_drops_its_copy() {
     assert!(r.is_ok(), "{r:?}");
     drop(admin);
     assert_moved(&mut m, &before);
+}
+
+#[test]
+fn patterns_and_partitions_select_users_and_shared_mailboxes() {
+    let mut m = murder("cyrus backend1", None, None);
+    let mut admin = Imap::login(m.b1.addr, "cyrus", "secret");
+    for f in [
+        "shared1",
+        "shared2",
+        "shared2.sub",
+        "other",
+        "user.bob",
+        "user.bob.Sent",
+    ] {
+        admin.ok(&format!("CREATE {f}"));
+    }
+    // Our command parser takes the pattern quoted (an atom cannot hold `%`).
+    let r = admin.cmd("XFER \"shared%\" backend2 part2");
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(
+        r.untagged,
+        vec![
+            "* OK MAILBOX \"shared1\"".to_string(),
+            "* OK MAILBOX \"shared2\"".to_string()
+        ]
+    );
+    let recs = find(&m, &["shared1", "shared2", "shared2.sub", "other"]);
+    assert_eq!(recs[0].as_ref().unwrap().location(), "backend2!part2");
+    assert_eq!(recs[1].as_ref().unwrap().location(), "backend2!part2");
+    assert_eq!(recs[2].as_ref().unwrap().location(), "backend1!default");
+    assert_eq!(recs[3].as_ref().unwrap().location(), "backend1!default");
+
+    // A partition name moves everything on it: the rest of the shared mailboxes, one by
+    // one, and bob as a whole user.
+    let r = admin.cmd("XFER default backend2");
+    assert!(r.is_ok(), "{r:?}");
+    let mut lines = r.untagged.clone();
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec![
+            "* OK MAILBOX \"other\"".to_string(),
+            "* OK MAILBOX \"shared2.sub\"".to_string(),
+            "* OK USER bob".to_string(),
+        ]
+    );
+    for r in find(&m, &["other", "shared2.sub", "user.bob", "user.bob.Sent"]) {
+        assert_eq!(r.unwrap().location(), "backend2!default");
+    }
+    assert_eq!(admin.no("XFER default backend2"), "Mailbox does not exist");
+    drop(admin);
+    m.b1.stop();
+    m.b2.stop();
+    assert!(MailboxDb::open_in(&m.b1_host.configdir())
+        .unwrap()
+        .all()
+        .unwrap()
+        .is_empty());
+    let db = MailboxDb::open_in(&m.b2_host.configdir()).unwrap();
+    assert_eq!(db.get("shared1").unwrap().unwrap().partition, "part2");
+    assert_eq!(
+        db.get("user.bob.Sent").unwrap().unwrap().partition,
+        "default"
+    );
+    assert_eq!(db.all().unwrap().len(), 6);
 }

@@ -58,9 +58,10 @@ use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use protocol::imap::response::Condition;
 use protocol::imap::syntax::{write_astring, LiteralMode};
 use protocol::imap::types::Tag;
-use protocol::mailbox::InternalName;
+use protocol::mailbox::{InternalName, Pattern};
 use protocol::mupdate::MailboxRecord;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -107,8 +108,6 @@ fn not_admin(authname: &str) -> String {
 
 /// What one XFER moves.
 struct Item {
-    /// `USER bob` or `MAILBOX "name"` for the progress lines.
-    label: String,
     /// The user whose per-user data goes along.
     user: Option<String>,
     /// The entries, root first.
@@ -116,7 +115,10 @@ struct Item {
 }
 
 /// Runs `XFER mailbox server [partition]` on the source (the caller checked admin rights and
-/// the argument syntax).
+/// the argument syntax). `mailbox` is a mailbox name, a pattern (`*`, `%`) in the admin
+/// namespace, or the name of one of our partitions (everything on it); a pattern or
+/// partition selects user INBOXes (whole users) and shared mailboxes. Each item gets its
+/// progress line; the result is OK when at least one item moved.
 pub async fn start(
     s: &mut Session,
     tag: &Tag,
@@ -124,35 +126,90 @@ pub async fn start(
     server: &str,
     partition: Option<&str>,
 ) -> R {
-    mailboxes::store(s)?;
+    let store = mailboxes::store(s)?;
     if !s.ctx.is_murder_backend() {
         return Err(Fail::no(UNAVAILABLE));
     }
-    let name = s.internal_name(mailbox).ok_or_else(Fail::nonexistent)?;
-    let item = select(s, &name, mailbox).await?;
-    match move_item(s, &item, server, partition).await {
-        Ok(()) => {
-            s.untagged(
-                protocol::imap::response::Condition::Ok,
-                None,
-                &item.label.to_string(),
-            );
-            s.ok(tag);
-            Ok(())
+    let arg = String::from_utf8_lossy(mailbox).into_owned();
+    let lower = arg.to_ascii_lowercase();
+    let names: Vec<InternalName> = if store.partitions().contains_key(&lower) {
+        let part = lower.clone();
+        movable(s, move |e| e.partition == part).await?
+    } else if arg.contains(['*', '%']) {
+        let pat =
+            Pattern::new("", &arg, s.ctx.namespace.separator()).map_err(|_| Fail::nonexistent())?;
+        let all = movable(s, |_| true).await?;
+        all.into_iter()
+            .filter(|n| s.external_name(n).is_some_and(|x| pat.matches(&x)))
+            .collect()
+    } else {
+        vec![s.internal_name(mailbox).ok_or_else(Fail::nonexistent)?]
+    };
+    if names.is_empty() {
+        return Err(Fail::nonexistent());
+    }
+    let single = names.len() == 1;
+    let mut moved = false;
+    let mut last = None;
+    for name in names {
+        let label = match name.owner() {
+            Some(u) if name.is_user_inbox() => format!("USER {u}"),
+            _ => format!(
+                "MAILBOX \"{}\"",
+                s.external_name(&name)
+                    .unwrap_or_else(|| name.as_str().to_owned())
+            ),
+        };
+        let r = match select(s, &name).await {
+            Ok(item) => move_item(s, &item, server, partition).await,
+            // A name that does not exist gets no progress line (nothing was tried).
+            Err(Fail::No(_, t)) if single && t == mailboxes::NONEXISTENT => {
+                return Err(Fail::nonexistent())
+            }
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(()) => {
+                s.untagged(Condition::Ok, None, &label);
+                moved = true;
+            }
+            Err(Fail::No(code, text)) => {
+                s.untagged(Condition::No, None, &format!("{label} ({text})"));
+                last = Some(Fail::No(code, text));
+            }
+            Err(other) => return Err(other),
         }
-        Err(Fail::No(code, text)) => {
-            s.untagged(
-                protocol::imap::response::Condition::No,
-                None,
-                &format!("{} ({text})", item.label),
-            );
-            Err(Fail::No(code, text))
-        }
-        Err(other) => Err(other),
+        // Progress goes out item by item, as Cyrus flushes it.
+        s.flush().await.map_err(|e| Fail::End(super::End::Io(e)))?;
+    }
+    if moved {
+        s.ok(tag);
+        Ok(())
+    } else {
+        Err(last.unwrap_or_else(Fail::nonexistent))
     }
 }
 
-async fn select(s: &Session, name: &InternalName, mailbox: &[u8]) -> R<Item> {
+/// Local user INBOXes and shared mailboxes whose entry passes `keep`.
+async fn movable(
+    s: &Session,
+    keep: impl Fn(&MailboxEntry) -> bool + Send + 'static,
+) -> R<Vec<InternalName>> {
+    let deleted = s
+        .ctx
+        .conf
+        .get_str("deletedprefix")
+        .unwrap_or_else(|| "DELETED".into());
+    Ok(run(s, move |ctx| ctx.mboxdb.all())
+        .await??
+        .into_iter()
+        .filter(|e| matches!(e.state(), MbState::Local | MbState::Moving) && keep(e))
+        .filter_map(|e| InternalName::new(&e.name).ok())
+        .filter(|n| !n.is_deleted_with(&deleted) && (n.is_user_inbox() || !n.is_user_mailbox()))
+        .collect())
+}
+
+async fn select(s: &Session, name: &InternalName) -> R<Item> {
     let unsupported = || Fail::no("Operation is not supported on mailbox");
     if name.is_user_inbox() {
         let user = name.owner().ok_or_else(Fail::nonexistent)?;
@@ -181,7 +238,6 @@ async fn select(s: &Session, name: &InternalName, mailbox: &[u8]) -> R<Item> {
             return Err(Fail::nonexistent());
         }
         Ok(Item {
-            label: format!("USER {user}"),
             user: Some(user),
             entries,
         })
@@ -194,7 +250,6 @@ async fn select(s: &Session, name: &InternalName, mailbox: &[u8]) -> R<Item> {
             .filter(|e| matches!(e.state(), MbState::Local | MbState::Moving))
             .ok_or_else(Fail::nonexistent)?;
         Ok(Item {
-            label: format!("MAILBOX \"{}\"", String::from_utf8_lossy(mailbox)),
             user: None,
             entries: vec![e],
         })
