@@ -423,6 +423,33 @@ fn xfer_checks_its_arguments() {
     let r = admin.cmd("XFER user.bob backend2 \"bad part\"");
     assert!(r.tagged.starts_with("BAD"), "{r:?}");
     drop(admin);
+
+    // The destination's private command: admins only, arguments checked.
+    let mut other = Imap::login(m.b2.addr, "backend2", "secret");
+    assert_eq!(
+        other.no("XFERIMPORT CHECK"),
+        "only administrators may use XFERIMPORT command"
+    );
+    let mut admin2 = Imap::login(m.b2.addr, "cyrus", "secret");
+    admin2.ok("XFERIMPORT CHECK");
+    for bad in [
+        "XFERIMPORT",
+        "XFERIMPORT BOGUS",
+        "XFERIMPORT BEGIN ../x",
+        "XFERIMPORT COMMIT x1 \"a b\"",
+    ] {
+        let r = admin2.cmd(bad);
+        assert!(r.tagged.starts_with("BAD"), "{bad}: {r:?}");
+    }
+    assert_eq!(
+        admin2.no("XFERIMPORT COMMIT nothing NIL"),
+        "XFERIMPORT: nothing received for this transfer"
+    );
+    // A damaged transfer changes nothing.
+    admin2.ok("XFERIMPORT BEGIN t1");
+    admin2.ok("XFERIMPORT DATA t1 {5+}\r\nhello");
+    assert!(admin2.no("XFERIMPORT COMMIT t1 NIL").contains("bundle"));
+    admin2.ok("XFERIMPORT ABORT t1");
     m.b2.stop();
 }
 

@@ -902,7 +902,11 @@ fn abort(ctx: &Context, store: &Store, path: &std::path::Path) -> Result<(), Fai
         // Nothing received, or already committed and cleaned up: nothing to drop.
         return Ok(());
     };
-    let entries = read_entries(&mut BufReader::new(f))?;
+    let Ok(entries) = read_entries(&mut BufReader::new(f)) else {
+        // A damaged head: COMMIT stopped before writing anything.
+        let _ = std::fs::remove_file(path);
+        return Ok(());
+    };
     ctx.mboxdb.write(|tx| {
         for e in &entries {
             if tx.get(&e.name)?.is_some_and(|l| l.uniqueid == e.uniqueid) {
