@@ -415,7 +415,38 @@ fn spool_dir(ctx: &Context) -> PathBuf {
     PathBuf::from(ctx.conf.configdirectory().unwrap_or_default()).join("xfer")
 }
 
+/// Roots of the moves running in this process: a second XFER of the same user or mailbox
+/// would share the spool on the destination, so it waits its turn by being refused.
+static RUNNING: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Holds an entry of [`RUNNING`] for the duration of one move.
+struct Running(String);
+
+impl Running {
+    fn claim(root: &str) -> Option<Running> {
+        let mut r = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        if r.iter().any(|x| x == root) {
+            return None;
+        }
+        r.push(root.to_owned());
+        Some(Running(root.to_owned()))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut r = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        r.retain(|x| *x != self.0);
+    }
+}
+
 async fn move_item(s: &mut Session, item: &Item, server: &str, partition: Option<&str>) -> R {
+    let root = item
+        .entries
+        .first()
+        .map(|e| e.name.clone())
+        .unwrap_or_default();
+    let _running = Running::claim(&root).ok_or_else(|| Fail::no("Mailbox is locked"))?;
     let ctx = s.ctx.clone();
     let store = mailboxes::store(s)?;
     let (host, port) = crate::backends::backend_address(&ctx.conf, server, "imap")
@@ -974,6 +1005,47 @@ mod tests {
         assert!(!valid_id(""));
         assert!(!valid_id("../x"));
         assert!(!valid_id(&"a".repeat(121)));
+    }
+
+    #[test]
+    fn a_root_is_moved_by_one_xfer_at_a_time() {
+        let a = Running::claim("user.test-running").unwrap();
+        assert!(Running::claim("user.test-running").is_none());
+        assert!(Running::claim("user.test-running2").is_some());
+        drop(a);
+        assert!(Running::claim("user.test-running").is_some());
+    }
+
+    #[test]
+    fn bundle_heads_read_back() {
+        let mut e = MailboxEntry {
+            name: "user.bob.Sent".into(),
+            partition: "default".into(),
+            acl: "bob\tlrswipkxtecdan\t".into(),
+            uniqueid: "abc123".into(),
+            uidvalidity: 7,
+            ..MailboxEntry::default()
+        };
+        e.flags.set(MbFlags::MOVING, true);
+        let mut head = BUNDLE_MAGIC.to_vec();
+        head.extend_from_slice(&1u32.to_le_bytes());
+        let enc = e.encode();
+        head.extend_from_slice(&(e.name.len() as u32).to_le_bytes());
+        head.extend_from_slice(e.name.as_bytes());
+        head.extend_from_slice(&(enc.len() as u32).to_le_bytes());
+        head.extend_from_slice(&enc);
+        head.extend_from_slice(b"rest");
+        let mut r = &head[..];
+        assert_eq!(read_entries(&mut r).unwrap(), vec![e]);
+        assert_eq!(r, b"rest");
+        // Every truncation is an error, never a panic.
+        for n in 0..head.len() - 4 {
+            let mut r = &head[..n];
+            assert!(read_entries(&mut r).is_err(), "{n}");
+        }
+        let mut bad = head.clone();
+        bad[0] = b'X';
+        assert!(read_entries(&mut &bad[..]).is_err());
     }
 
     #[test]
