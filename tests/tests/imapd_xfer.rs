@@ -236,7 +236,7 @@ fn populate(m: &mut Murder, per_folder: u32) {
                 .map(|n| {
                     format!(
                         "From: alice@example.org\r\nTo: bob@example.org\r\nSubject: {f} #{n}\r\n\r\nbody {i}/{n} {}\r\n",
-                        "x".repeat((n as usize * 7) % 300)
+                        "x".repeat((n as usize * 37) % 4000)
                     )
                     .into_bytes()
                 })
@@ -353,6 +353,14 @@ fn xfer_moves_a_whole_user() {
         1000
     );
     assert_eq!(before.sieve, vec![("main".to_string(), true)]);
+    // About 2 MB: the transfer goes in several chunks.
+    let bytes: usize = before
+        .mailboxes
+        .values()
+        .flat_map(|v| &v.3)
+        .map(Vec::len)
+        .sum();
+    assert!(bytes > 2 * 1024 * 1024 - 200_000, "{bytes}");
     m.b1 = start_imapd(&m.b1_host, "127.0.0.1:0", None);
     assert_master_at(&m, "backend1!default");
 

@@ -723,8 +723,8 @@ async fn upload(peer: &mut Peer, id: &str, path: &std::path::Path, partition: Op
     let mut buf = vec![0u8; CHUNK];
     loop {
         let mut filled = 0;
-        while filled < buf.len() {
-            let n = tokio::io::AsyncReadExt::read(&mut f, &mut buf[filled..])
+        while let Some(space) = buf.get_mut(filled..).filter(|b| !b.is_empty()) {
+            let n = tokio::io::AsyncReadExt::read(&mut f, space)
                 .await
                 .map_err(lost)?;
             if n == 0 {
