@@ -4,6 +4,7 @@
 //! daemon in-process on `127.0.0.1:0` or as a process.
 #![deny(unsafe_code)]
 
+pub mod backends;
 pub mod cli;
 pub mod conf;
 pub mod ctl_mboxlist;
