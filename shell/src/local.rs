@@ -157,7 +157,7 @@ pub fn prepare(dir: &Path, ports: &Ports) -> Result<(), LocalError> {
         let addresses = |conf: &mut Vec<(String, String)>| {
             for (b, p) in [("backend1", ports.backend1), ("backend2", ports.backend2)] {
                 for (proto, port) in ["imap", "pop3", "lmtp"].iter().zip(p) {
-                    conf.push((format!("{b}_{proto}_address"), format!("127.0.0.1:{port}")));
+                    conf.push((format!("{b}_{proto}"), format!("127.0.0.1:{port}")));
                 }
             }
         };
