@@ -120,7 +120,13 @@ pub fn reconcile(db: &MailboxDb, remote: Vec<MailboxRecord>) -> Result<Vec<Chang
             if old.as_ref().is_some_and(|o| same(o, &e)) {
                 continue;
             }
-            tx.put(&e);
+            if local.is_empty() {
+                // A first sync: the master sends its list in key order, so every entry goes
+                // at the end of the tree.
+                tx.put_appending(&e);
+            } else {
+                tx.put(&e);
+            }
             changes.push(Change {
                 name: r.name.clone(),
                 old_server: old.and_then(|o| o.server),
