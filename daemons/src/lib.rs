@@ -4,6 +4,7 @@
 //! daemon in-process on `127.0.0.1:0` or as a process.
 #![deny(unsafe_code)]
 
+pub mod backends;
 pub mod cli;
 pub mod conf;
 pub mod ctl_mboxlist;
@@ -12,6 +13,7 @@ pub mod master;
 pub mod mboxdb;
 pub mod mupdate;
 pub mod net;
+pub mod proxyd;
 pub mod sasl;
 pub mod store;
 pub mod tls;

@@ -177,6 +177,8 @@ pub async fn local_entry(s: &Session, name: &InternalName) -> R<Option<MailboxEn
     match e {
         Some(e) if e.state() == MbState::Reserved => Err(Fail::no(RESERVED)),
         Some(e) if matches!(e.state(), MbState::Local | MbState::Moving) => Ok(Some(e)),
+        // A frontend answers ACL questions and LIST from the MUPDATE copy.
+        Some(e) if s.ctx.frontend && e.state() == MbState::Remote => Ok(Some(e)),
         _ => Ok(None),
     }
 }
@@ -1117,7 +1119,9 @@ async fn visible(s: &Session) -> R<Vec<Seen>> {
     let all = run(s, |ctx| ctx.mboxdb.all()).await??;
     let mut out: Vec<((u8, Vec<u8>), Seen)> = Vec::new();
     for entry in all {
-        if !matches!(entry.state(), MbState::Local | MbState::Moving) {
+        let usable = matches!(entry.state(), MbState::Local | MbState::Moving)
+            || (s.ctx.frontend && entry.state() == MbState::Remote);
+        if !usable {
             continue;
         }
         let Ok(name) = InternalName::new(&entry.name) else {

@@ -1,0 +1,1 @@
+//! LMTP proxy (see below).
