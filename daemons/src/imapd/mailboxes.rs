@@ -1316,7 +1316,11 @@ async fn list(
     }
 
     // Special-use attributes: the session user's private annotation on their mailboxes.
-    let store = store(s)?;
+    // A frontend has no store: it knows no special-use (as Cyrus's, reference §4.5).
+    let store = s.store();
+    if store.is_none() && !s.ctx.frontend {
+        return Err(Fail::no(UNAVAILABLE));
+    }
     let user = s.user_name().to_owned();
     let wanted: Vec<(usize, String)> = rows
         .iter()
@@ -1329,6 +1333,9 @@ async fn list(
     let st = store.clone();
     let special: HashMap<usize, String> = run(s, move |_| {
         let mut out = HashMap::new();
+        let Some(st) = st else {
+            return out;
+        };
         if user.is_empty() {
             return out;
         }
@@ -1413,14 +1420,13 @@ async fn list(
                 rights: m.rights.to_string().into_bytes(),
             });
         }
-        if let Some(items) = &ret_status {
+        if let (Some(items), Some(store)) = (&ret_status, &store) {
             if m.rights.contains(Rights::READ) {
                 let owner = InternalName::new(&m.entry.name)
                     .ok()
                     .and_then(|n| n.owner())
                     .is_some_and(|o| o == s.user_name());
-                if let Ok(values) = status_values(s, &store, &m.entry, owner, items.clone()).await?
-                {
+                if let Ok(values) = status_values(s, store, &m.entry, owner, items.clone()).await? {
                     s.data(Data::Status {
                         mailbox: name.as_bytes().to_vec(),
                         items: values,
