@@ -4,7 +4,9 @@
 //! into commands, words and redirections the way cyradm does; [`commands`] is the one table
 //! of every command (names, aliases, options, arguments, usage, help) with the resolver that
 //! turns words into a typed [`commands::Invocation`] and the typed argument helpers; [`help`]
-//! renders `help` output from that table. The binary adds the connection and the REPL.
+//! renders `help` output from that table. [`client`] is the async IMAP client (TLS, SASL,
+//! referrals); [`session`] implements every command on it; [`output`] prints cyradm's
+//! formats, tables and JSON lines; [`repl`] is the interactive shell and [`app`] the program.
 //!
 //! ```
 //! use murder_shell::commands::{parse_invocation, CommandId};
@@ -19,6 +21,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod cache;
+pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod help;
 pub mod lex;
+pub mod local;
+pub mod output;
+pub mod repl;
+pub mod session;

@@ -38,23 +38,21 @@ pub fn bin_dir() -> PathBuf {
     .clone()
 }
 
-/// The path of one of our binaries, building the daemons once if it is missing (a plain
-/// `cargo test -p murder-tests` does not build other packages' binaries).
+/// The path of one of our binaries. The daemons are built once per test process, so a test
+/// never runs a stale binary (cargo takes about a second when nothing changed; under
+/// `cargo test --workspace` they are already fresh).
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
-    let path = bin_dir().join(name);
-    if !path.exists() {
-        BUILT.get_or_init(|| {
-            let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "-q", "-p", "murder-daemons", "--bins"]);
-            if bin_dir().ends_with("release") {
-                cmd.arg("--release");
-            }
-            let status = cmd.status().expect("running cargo build for the daemons");
-            assert!(status.success(), "building the daemons failed");
-        });
-    }
-    path
+    BUILT.get_or_init(|| {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "-q", "-p", "murder-daemons", "--bins"]);
+        if bin_dir().ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build for the daemons");
+        assert!(status.success(), "building the daemons failed");
+    });
+    bin_dir().join(name)
 }
 
 /// A host of the murder: a directory with imapd.conf, configdirectory and sasldb.
@@ -304,4 +302,13 @@ pub fn cyrus_installed() -> bool {
 /// A Cyrus binary from Debian's packages.
 pub fn cyrus_bin(name: &str) -> PathBuf {
     Path::new("/usr/lib/cyrus/bin").join(name)
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`, `RssAnon`, ...), in KiB.
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines().find_map(|l| {
+        let rest = l.strip_prefix(field)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
 }

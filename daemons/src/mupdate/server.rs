@@ -19,7 +19,7 @@ use protocol::mupdate::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use super::store::{Op, Refusal, Streams, Writer};
+use super::store::{Op, Pending, Refusal, Streams, Writer};
 use crate::mboxdb::{MailboxDb, MailboxEntry, MbState};
 use crate::net::ConnGuard;
 use crate::sasl::{AuthFailure, ServerAuth, ServerStep};
@@ -195,14 +195,26 @@ impl Session {
         let mut resync = self.ctx.resync.clone();
         resync.borrow_and_update();
         loop {
-            // Handle everything already buffered before waiting again.
+            // Handle everything already buffered before waiting again. Consecutive writes are
+            // queued together and answered in order, so a pipelining client's writes share one
+            // commit (one fsync) instead of paying for one each.
+            let mut pending: Vec<(Tag, Pending)> = Vec::new();
             while let Some(inbound) = self.reader.next() {
+                if let Some((tag, op)) = self.pipelinable_write(&inbound) {
+                    if let Some(writer) = self.ctx.writer.clone() {
+                        pending.push((tag, writer.enqueue(op).await));
+                        continue;
+                    }
+                }
+                self.answer_pending(&mut pending).await;
                 let flow = self.inbound(inbound).await?;
                 self.flush().await?;
                 if let Flow::Close = flow {
                     return Ok(());
                 }
             }
+            self.answer_pending(&mut pending).await;
+            self.flush().await?;
             let idle = tokio::time::sleep(self.ctx.idle_timeout);
             tokio::select! {
                 read = self.stream.read(&mut self.buf) => {
@@ -228,6 +240,59 @@ impl Session {
                     self.flush().await?;
                     return Ok(());
                 }
+            }
+        }
+    }
+
+    /// A write command that may be queued without waiting: logged in, not streaming, on a
+    /// master. Anything else goes through the normal path (which gives the right refusal).
+    fn pipelinable_write(&self, inbound: &Inbound) -> Option<(Tag, Op)> {
+        let Inbound::Command(Command { tag, body }) = inbound else {
+            return None;
+        };
+        if self.user.is_none() || self.streaming.is_some() || self.ctx.writer.is_none() {
+            return None;
+        }
+        let op = match body.clone() {
+            CommandBody::Reserve { mailbox, location } => Op::Reserve {
+                name: mailbox,
+                location,
+            },
+            CommandBody::Activate {
+                mailbox,
+                location,
+                acl,
+            } => Op::Activate {
+                name: mailbox,
+                location,
+                acl,
+            },
+            CommandBody::Deactivate { mailbox, location } => Op::Deactivate {
+                name: mailbox,
+                location,
+            },
+            CommandBody::Delete { mailbox } => Op::Delete { name: mailbox },
+            _ => return None,
+        };
+        Some((tag.clone(), op))
+    }
+
+    async fn answer_pending(&mut self, pending: &mut Vec<(Tag, Pending)>) {
+        for (tag, p) in pending.drain(..) {
+            let r = p.wait().await;
+            self.write_result(tag, r);
+        }
+    }
+
+    fn write_result(&mut self, tag: Tag, r: Result<(), Refusal>) {
+        match r {
+            Ok(()) => self.reply(&tag, texts::DONE),
+            Err(Refusal::AlreadyExists) => self.reply(&tag, texts::MAILBOX_EXISTS),
+            Err(Refusal::NotActive) => self.reply(&tag, texts::MAILBOX_NOT_ACTIVE),
+            Err(Refusal::DoesNotExist) => self.reply(&tag, texts::MAILBOX_UNKNOWN),
+            Err(Refusal::Database(e)) => {
+                tracing::error!("mupdate write failed: {e}");
+                self.respond(Response::no(tag, format!("database error: {e}")));
             }
         }
     }
@@ -383,16 +448,8 @@ impl Session {
             self.reply(&tag, texts::READ_ONLY);
             return Ok(Flow::Continue);
         };
-        match writer.submit(op).await {
-            Ok(()) => self.reply(&tag, texts::DONE),
-            Err(Refusal::AlreadyExists) => self.reply(&tag, texts::MAILBOX_EXISTS),
-            Err(Refusal::NotActive) => self.reply(&tag, texts::MAILBOX_NOT_ACTIVE),
-            Err(Refusal::DoesNotExist) => self.reply(&tag, texts::MAILBOX_UNKNOWN),
-            Err(Refusal::Database(e)) => {
-                tracing::error!("mupdate write failed: {e}");
-                self.respond(Response::no(tag, format!("database error: {e}")));
-            }
-        }
+        let r = writer.submit(op).await;
+        self.write_result(tag, r);
         Ok(Flow::Continue)
     }
 

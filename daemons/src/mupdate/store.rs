@@ -285,13 +285,32 @@ impl Writer {
 
     /// Applies `op` durably; returns once it is committed (or refused).
     pub async fn submit(&self, op: Op) -> Result<(), Refusal> {
+        self.enqueue(op).await.wait().await
+    }
+
+    /// Queues `op` without waiting for its commit, so that several writes pipelined on one
+    /// connection share a transaction. Wait for the outcome with [`Pending::wait`], in order.
+    pub async fn enqueue(&self, op: Op) -> Pending {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Request { op, reply })
-            .await
-            .map_err(|_| Refusal::Database("writer stopped".into()))?;
-        rx.await
-            .map_err(|_| Refusal::Database("writer stopped".into()))?
+        match self.tx.send(Request { op, reply }).await {
+            Ok(()) => Pending(Some(rx)),
+            Err(_) => Pending(None),
+        }
+    }
+}
+
+/// A queued write's outcome.
+pub struct Pending(Option<oneshot::Receiver<Result<(), Refusal>>>);
+
+impl Pending {
+    /// Waits until the write is committed (or refused).
+    pub async fn wait(self) -> Result<(), Refusal> {
+        match self.0 {
+            Some(rx) => rx
+                .await
+                .map_err(|_| Refusal::Database("writer stopped".into()))?,
+            None => Err(Refusal::Database("writer stopped".into())),
+        }
     }
 }
 

@@ -1,0 +1,442 @@
+//! Local delivery: recipients to mailboxes, the trace headers Cyrus prepends, and the one
+//! store transaction that writes a message into every recipient's mailbox.
+//!
+//! Each recipient goes through [`deliver_to_user`], which decides the target mailboxes
+//! (INBOX, or the `+detail` folder); the sieve step of issue 8 replaces its body.
+
+use protocol::acl::{Acl, Rights};
+use protocol::lmtp::{Address, Reply, ReversePath};
+use protocol::mailbox::{InternalName, Namespace};
+
+use crate::mboxdb::{MailboxEntry, MbState};
+use crate::store::{Flags, MailboxId, Store, StoreError};
+
+use super::Context;
+
+/// Delivery options from imapd.conf (reference §7.3, LMTP).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryOptions {
+    /// `lmtp_downcase_rcpt` (default on): lower-case the local part up to `+`.
+    pub downcase_rcpt: bool,
+    /// `lmtp_strict_quota`: check the message's size against the quota (else only whether the
+    /// quota is already full, so one message may go over, as Cyrus does).
+    pub strict_quota: bool,
+    /// `lmtp_over_quota_perm_failure`: over quota is `552 5.2.2` instead of `452 4.2.2`.
+    pub over_quota_perm_failure: bool,
+    /// `postuser`: the user part that addresses shared mailboxes (`postuser+shared.folder`);
+    /// empty means `+shared.folder`.
+    pub postuser: String,
+}
+
+/// An accepted recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// The address as given (after `lmtp_downcase_rcpt`).
+    pub address: Address,
+    /// Whom it is for.
+    pub kind: RecipientKind,
+    /// `IGNOREQUOTA` was given.
+    pub ignore_quota: bool,
+}
+
+/// What a recipient address names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientKind {
+    /// A user: the INBOX entry, and the `+detail` if any.
+    User {
+        /// The user id (`bob`, `bob@example.com` with virtdomains).
+        userid: String,
+        /// The INBOX.
+        inbox: MailboxEntry,
+        /// The text after `+`.
+        detail: Option<String>,
+    },
+    /// A shared mailbox (`+name` or `postuser+name`), already checked for `p`.
+    Shared(MailboxEntry),
+}
+
+/// The envelope of the transaction being delivered.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// MAIL FROM.
+    pub sender: ReversePath,
+    /// The authenticated identity, if any (`None` on the pre-authenticated UNIX socket).
+    pub authid: Option<String>,
+}
+
+/// The `550 5.1.1` long form.
+fn unknown() -> Reply {
+    Reply::user_unknown()
+}
+
+/// `451 4.3.0 System I/O error`: storage trouble; the MTA retries.
+pub fn io_error() -> Reply {
+    Reply::line(451, "4.3.0 System I/O error").unwrap_or_else(|_| Reply::server_unavailable())
+}
+
+/// The over-quota reply for these options.
+pub fn over_quota(opts: &DeliveryOptions) -> Reply {
+    let r = if opts.over_quota_perm_failure {
+        Reply::line(552, "5.2.2 Over quota")
+    } else {
+        Reply::over_quota("Over quota")
+    };
+    r.unwrap_or_else(|_| io_error())
+}
+
+/// Maps a mailboxes.db entry's state to "deliverable here" or the reply to give.
+fn usable(entry: Option<MailboxEntry>) -> Result<MailboxEntry, Reply> {
+    let Some(e) = entry else {
+        return Err(unknown());
+    };
+    match e.state() {
+        MbState::Local if !e.uniqueid.is_empty() => Ok(e),
+        MbState::Reserved | MbState::Moving => {
+            Err(Reply::mailbox_disabled("Mailbox is currently reserved")
+                .unwrap_or_else(|_| io_error()))
+        }
+        // Remote (this host is no backend for it), deleted, intermediate, or no store id.
+        _ => Err(unknown()),
+    }
+}
+
+/// Internal name of `+detail` under `inbox` (`bob+Sent/Old` → `user.bob.Sent.Old` with
+/// `unixhierarchysep`, where a `.` in a component becomes `^`).
+fn detail_name(ns: &Namespace, base: &InternalName, detail: &str) -> Option<InternalName> {
+    if detail.is_empty() {
+        return None;
+    }
+    let sep = ns.separator();
+    let mut name = base.as_str().to_owned();
+    for part in detail.split(sep) {
+        if part.is_empty() {
+            return None;
+        }
+        name.push('.');
+        if sep == '/' {
+            name.push_str(&part.replace('.', "^"));
+        } else {
+            name.push_str(part);
+        }
+    }
+    InternalName::new(&name).ok()
+}
+
+/// A shared mailbox name from the text after `+` (`shared.folder` or `shared/folder`).
+fn shared_name(ns: &Namespace, detail: &str) -> Option<InternalName> {
+    let (first, rest) = match detail.split_once(ns.separator()) {
+        Some((f, r)) => (f, Some(r)),
+        None => (detail, None),
+    };
+    let base =
+        InternalName::new(&first.replace('.', if ns.separator() == '/' { "^" } else { "." }))
+            .ok()?;
+    match rest {
+        None => Some(base),
+        Some(r) => detail_name(ns, &base, r),
+    }
+}
+
+/// Whether `p` is granted to `anyone` or to the postuser on this entry.
+fn may_post(entry: &MailboxEntry, opts: &DeliveryOptions) -> bool {
+    let acl = Acl::parse(&entry.acl).unwrap_or_default();
+    let mut rights = acl.rights_for("anyone", &[]);
+    if !opts.postuser.is_empty() {
+        rights = rights | acl.rights_for(&opts.postuser, &[]);
+    }
+    rights.contains(Rights::POST)
+}
+
+/// Whether the quota charged for `id` is over its limit with `add_bytes` more and one more
+/// message (Cyrus's rule: usage + delta > limit; with `add_bytes` 0 only a full quota counts).
+pub fn quota_exceeded(store: &Store, id: &MailboxId, add_bytes: u64) -> Result<bool, StoreError> {
+    let state = store.mailbox_state(id)?;
+    let Some(root) = state.quota_root else {
+        return Ok(false);
+    };
+    let Some(q) = store.quota(&root)? else {
+        return Ok(false);
+    };
+    if let Some(l) = q.limits.storage_kib {
+        if q.usage.storage_bytes.saturating_add(add_bytes) > l.saturating_mul(1024) {
+            return Ok(true);
+        }
+    }
+    if let Some(l) = q.limits.messages {
+        if q.usage.messages.saturating_add(1) > l {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// RCPT: resolves an address to a recipient, or the reply refusing it. `size` is MAIL's
+/// `SIZE=` when given (used for the quota check only with `lmtp_strict_quota`). Blocking.
+pub fn resolve(
+    ctx: &Context,
+    address: &Address,
+    ignore_quota: bool,
+    size: Option<u64>,
+) -> Result<Recipient, Reply> {
+    let address = if ctx.options.downcase_rcpt {
+        address.downcase_user()
+    } else {
+        address.clone()
+    };
+    let (user, detail) = address.user_and_detail();
+    let io = |_e| io_error();
+    let kind = if user.is_empty()
+        || (!ctx.options.postuser.is_empty() && user == ctx.options.postuser)
+    {
+        let name = detail
+            .and_then(|d| shared_name(&ctx.namespace, d))
+            .ok_or_else(unknown)?;
+        let entry = usable(ctx.mboxdb.get(name.as_str()).map_err(|_| io_error())?)?;
+        if !may_post(&entry, &ctx.options) {
+            return Err(Reply::not_authorized("Permission denied").unwrap_or_else(|_| io_error()));
+        }
+        RecipientKind::Shared(entry)
+    } else {
+        let userid = match (ctx.namespace.virtdomains, address.domain()) {
+            (true, Some(d)) => format!("{user}@{d}"),
+            _ => user.to_owned(),
+        };
+        let inbox = ctx.namespace.user_inbox(&userid).map_err(|_| unknown())?;
+        let entry = usable(ctx.mboxdb.get(inbox.as_str()).map_err(|_| io_error())?)?;
+        RecipientKind::User {
+            userid,
+            inbox: entry,
+            detail: detail.map(str::to_owned),
+        }
+    };
+    if !ignore_quota {
+        let entry = match &kind {
+            RecipientKind::User { inbox, .. } => inbox,
+            RecipientKind::Shared(e) => e,
+        };
+        let id = MailboxId::new(&entry.uniqueid).map_err(|_| unknown())?;
+        let add = if ctx.options.strict_quota {
+            size.unwrap_or(0)
+        } else {
+            0
+        };
+        match quota_exceeded(&ctx.store, &id, add) {
+            Ok(true) => return Err(over_quota(&ctx.options)),
+            Ok(false) => {}
+            Err(StoreError::NoSuchMailbox(_)) => return Err(unknown()),
+            Err(e) => return Err(io(e)),
+        }
+    }
+    Ok(Recipient {
+        address,
+        kind,
+        ignore_quota,
+    })
+}
+
+/// Where one recipient's copy goes: the hook for sieve (issue 8), which will run the user's
+/// active script here and may file into folders, discard (no targets), or refuse (a reply).
+///
+/// Today: the `+detail` folder when it exists and grants `p` to `anyone` or the postuser,
+/// else the INBOX; a shared mailbox as resolved. With `lmtp_strict_quota` the message's size
+/// is checked against the quota. Blocking.
+pub fn deliver_to_user(
+    ctx: &Context,
+    _envelope: &Envelope,
+    rcpt: &Recipient,
+    message: &[u8],
+) -> Result<Vec<(MailboxId, Flags)>, Reply> {
+    let entry = match &rcpt.kind {
+        RecipientKind::Shared(e) => e.clone(),
+        RecipientKind::User { inbox, detail, .. } => {
+            let folder = detail.as_deref().and_then(|d| {
+                let base = InternalName::new(&inbox.name).ok()?;
+                let name = detail_name(&ctx.namespace, &base, d)?;
+                let e = ctx.mboxdb.get(name.as_str()).ok().flatten()?;
+                let ok = e.state() == MbState::Local
+                    && !e.uniqueid.is_empty()
+                    && may_post(&e, &ctx.options);
+                ok.then_some(e)
+            });
+            folder.unwrap_or_else(|| inbox.clone())
+        }
+    };
+    let id = MailboxId::new(&entry.uniqueid).map_err(|_| unknown())?;
+    if ctx.options.strict_quota && !rcpt.ignore_quota {
+        match quota_exceeded(&ctx.store, &id, message.len() as u64) {
+            Ok(true) => return Err(over_quota(&ctx.options)),
+            Ok(false) => {}
+            Err(StoreError::NoSuchMailbox(_)) => return Err(unknown()),
+            Err(_) => return Err(io_error()),
+        }
+    }
+    Ok(vec![(id, Flags::new())])
+}
+
+/// The reply for a failed store write.
+fn store_reply(e: &StoreError) -> Reply {
+    match e {
+        StoreError::NoSuchMailbox(_) => unknown(),
+        StoreError::TooLarge { .. } => Reply::message_too_large(),
+        _ => io_error(),
+    }
+}
+
+/// Delivers `message` for every recipient and returns one reply per recipient, in order.
+/// All targets are written by one store transaction (one file, hard-linked); if that fails
+/// for a reason other than storage trouble, each recipient is retried alone so one bad
+/// mailbox does not fail the others. Blocking.
+pub fn deliver_all(
+    ctx: &Context,
+    envelope: &Envelope,
+    rcpts: &[Recipient],
+    message: &[u8],
+    session_id: &str,
+) -> Vec<Reply> {
+    let plans: Vec<Result<Vec<(MailboxId, Flags)>, Reply>> = rcpts
+        .iter()
+        .map(|r| deliver_to_user(ctx, envelope, r, message))
+        .collect();
+    let mut targets: Vec<(MailboxId, Flags)> = Vec::new();
+    for (id, flags) in plans.iter().flatten().flatten() {
+        // Two recipients naming one mailbox get one copy (duplicate suppression).
+        if !targets.iter().any(|(t, _)| t == id) {
+            targets.push((id.clone(), flags.clone()));
+        }
+    }
+    let ok = || Reply::delivered(session_id).unwrap_or_else(|_| Reply::rcpt_ok());
+    let now = crate::store::InternalDate::now();
+    let all = ctx.store.deliver(message, now, &targets);
+    match all {
+        Ok(_) => plans
+            .into_iter()
+            .map(|p| p.map(|_| ok()).unwrap_or_else(|r| r))
+            .collect(),
+        Err(e) if e.is_temporary() => {
+            tracing::warn!("delivery failed: {e}");
+            plans
+                .into_iter()
+                .map(|p| p.map(|_| io_error()).unwrap_or_else(|r| r))
+                .collect()
+        }
+        Err(e) => {
+            tracing::info!("delivery failed ({e}); retrying each recipient alone");
+            plans
+                .into_iter()
+                .map(|p| match p {
+                    Err(r) => r,
+                    Ok(t) => match ctx.store.deliver(message, now, &t) {
+                        Ok(_) => ok(),
+                        Err(e) => store_reply(&e),
+                    },
+                })
+                .collect()
+        }
+    }
+}
+
+/// Makes a received message storable: bare LF becomes CRLF (as Cyrus stores it); NUL or a
+/// bare CR is refused with `554 5.6.0`.
+pub fn normalize(body: &[u8]) -> Result<Vec<u8>, Reply> {
+    let mut out = Vec::with_capacity(body.len().saturating_add(body.len() / 64));
+    let mut prev = 0u8;
+    let mut iter = body.iter().copied().peekable();
+    while let Some(b) = iter.next() {
+        match b {
+            0 => {
+                return Err(Reply::invalid_message("Message contains NUL characters")
+                    .unwrap_or_else(|_| io_error()))
+            }
+            b'\r' if iter.peek() != Some(&b'\n') => {
+                return Err(Reply::invalid_message("Message contains bare newlines")
+                    .unwrap_or_else(|_| io_error()))
+            }
+            b'\n' if prev != b'\r' => out.extend_from_slice(b"\r\n"),
+            _ => out.push(b),
+        }
+        prev = b;
+    }
+    Ok(out)
+}
+
+/// The trace headers Cyrus's lmtpd prepends (transcript 07): `Return-Path`, `Received` and
+/// `X-Cyrus-Session-Id`. `peer` is `[127.0.0.1]` or `[unix socket]`; no reverse DNS lookup is
+/// made, so the `from` clause has only the bracketed address.
+pub fn trace_headers(
+    sender: &ReversePath,
+    lhlo: &str,
+    peer: &str,
+    servername: &str,
+    tls: bool,
+    authenticated: bool,
+    session_id: &str,
+) -> Vec<u8> {
+    let from = match sender {
+        ReversePath::Null => String::new(),
+        ReversePath::Address(a) => a.to_string(),
+    };
+    let with = format!(
+        "LMTP{}{}",
+        if tls { "S" } else { "" },
+        if authenticated { "A" } else { "" }
+    );
+    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S +0000");
+    format!(
+        "Return-Path: <{from}>\r\nReceived: from {lhlo} ({peer})\r\n\t by {servername} (Cyrus {}) with {with};\r\n\t {date}\r\nX-Cyrus-Session-Id: {session_id}\r\n",
+        crate::imapd::VERSION
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_fixes_bare_lf_and_refuses_nul_and_bare_cr() {
+        assert_eq!(normalize(b"a\nb\r\n").unwrap(), b"a\r\nb\r\n");
+        assert_eq!(normalize(b"a\r\n\r\n").unwrap(), b"a\r\n\r\n");
+        assert_eq!(normalize(b"a\0\r\n").unwrap_err().code().get(), 554);
+        assert_eq!(normalize(b"a\rb\r\n").unwrap_err().code().get(), 554);
+    }
+
+    #[test]
+    fn detail_names_follow_the_separator() {
+        let ns = Namespace::default();
+        let base = InternalName::new("user.bob").unwrap();
+        assert_eq!(
+            detail_name(&ns, &base, "Sent/a.b").unwrap().as_str(),
+            "user.bob.Sent.a^b"
+        );
+        assert!(detail_name(&ns, &base, "").is_none());
+        assert!(detail_name(&ns, &base, "a//b").is_none());
+        let dots = Namespace {
+            unixhierarchysep: false,
+            ..Namespace::default()
+        };
+        assert_eq!(
+            detail_name(&dots, &base, "Sent.x").unwrap().as_str(),
+            "user.bob.Sent.x"
+        );
+        assert_eq!(shared_name(&ns, "shared/in").unwrap().as_str(), "shared.in");
+    }
+
+    #[test]
+    fn trace_headers_have_cyrus_shape() {
+        let h = trace_headers(
+            &ReversePath::Null,
+            "mx",
+            "[unix socket]",
+            "be1",
+            false,
+            true,
+            "sid",
+        );
+        let h = String::from_utf8(h).unwrap();
+        assert!(h.starts_with(
+            "Return-Path: <>\r\nReceived: from mx ([unix socket])\r\n\t by be1 (Cyrus "
+        ));
+        assert!(h.contains(" with LMTPA;\r\n\t "));
+        assert!(h.ends_with("X-Cyrus-Session-Id: sid\r\n"));
+    }
+}

@@ -1,0 +1,166 @@
+//! The command line of `murder`: cyradm's options (reference §6.1) plus scripting, output
+//! and TLS options of our own.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::output::Format;
+
+/// What to do when a command of a script fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OnError {
+    /// Go on with the next command (cyradm's behaviour); the exit status is still 1.
+    #[default]
+    Continue,
+    /// Stop at the first failure.
+    Stop,
+}
+
+/// `murder [OPTIONS] [SERVER [PORT]]`: the admin shell of a Cyrus murder.
+#[derive(Debug, Parser)]
+#[command(
+    name = "murder",
+    version,
+    about = "cyradm-compatible admin shell for a Cyrus IMAP murder",
+    long_about = "cyradm-compatible admin shell for a Cyrus IMAP murder.\n\n\
+        Connects to SERVER (a frontend or a backend; with no server, the local murder \
+        described by $MURDER_HOME/murder.json or ~/.local/state/murder/murder.json), logs \
+        in, and reads commands: interactively with completion and history, or from -e, -f \
+        or standard input. Type `help` at the prompt for the commands.",
+    args_conflicts_with_subcommands = true,
+    after_help = "Password: --password-file, $MURDER_PASSWORD, or a prompt on the terminal.\n\
+        Exit status: the argument of `exit`, else 1 if any command failed, else 0."
+)]
+pub struct Cli {
+    /// Extra commands.
+    #[command(subcommand)]
+    pub command: Option<Sub>,
+
+    /// Server to connect to (host, host:port or [v6]:port).
+    #[arg(value_name = "SERVER")]
+    pub server_arg: Option<String>,
+
+    /// Port (default 143, or 993 with --ssl).
+    #[arg(value_name = "PORT")]
+    pub port_arg: Option<u16>,
+
+    /// Server to connect to (instead of the SERVER argument).
+    #[arg(short = 's', long = "server", value_name = "HOST")]
+    pub server: Option<String>,
+
+    /// Port.
+    #[arg(short = 'p', long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Authentication id (default $USER).
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Authorisation id: act as this user.
+    #[arg(short = 'z', long, value_name = "USER")]
+    pub authz: Option<String>,
+
+    /// SASL mechanism(s) to use; `login` forces the IMAP LOGIN command.
+    #[arg(short = 'a', long = "auth", value_name = "MECH")]
+    pub auth: Option<String>,
+
+    /// Password (visible to other users in the process list: prefer --password-file or
+    /// the environment variable).
+    #[arg(short = 'w', long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+
+    /// Read the password from the first line of this file.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// Environment variable holding the password.
+    #[arg(long, value_name = "VAR", default_value = "MURDER_PASSWORD")]
+    pub password_env: String,
+
+    /// Require STARTTLS.
+    #[arg(long, conflicts_with_all = ["notls", "ssl"])]
+    pub tls: bool,
+
+    /// Never use TLS (even when the server offers STARTTLS).
+    #[arg(long, conflicts_with = "ssl")]
+    pub notls: bool,
+
+    /// TLS from the start (implicit TLS, as on port 993).
+    #[arg(long)]
+    pub ssl: bool,
+
+    /// CA certificates (PEM) that verify the server.
+    #[arg(long, value_name = "FILE")]
+    pub cafile: Option<PathBuf>,
+
+    /// Directory of CA certificates that verify the server.
+    #[arg(long, alias = "cadir", value_name = "DIR")]
+    pub capath: Option<PathBuf>,
+
+    /// Accept any server certificate (test murders with self-signed certificates only).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Run these commands (`;` separates several) and exit.
+    #[arg(short = 'e', long = "execute", value_name = "COMMANDS")]
+    pub execute: Vec<String>,
+
+    /// Run the commands in this file and exit.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// In -e, -f and piped input: what to do after a failed command.
+    #[arg(long, value_enum, default_value_t = OnError::Continue)]
+    pub on_error: OnError,
+
+    /// Output format of listings.
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Cyradm)]
+    pub output: Format,
+
+    /// vi editing mode (also when ~/.inputrc says `set editing-mode vi`).
+    #[arg(long)]
+    pub vi: bool,
+
+    /// History file (default $MURDER_HOME/history, or ~/.murder_history).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+
+    /// Keep no history file.
+    #[arg(long)]
+    pub no_history: bool,
+
+    /// Do not connect at start, even to the local murder.
+    #[arg(long)]
+    pub no_connect: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The local murder on loopback: up (start or reuse), down, status; state in
+    /// $MURDER_HOME (default ~/.local/state/murder).
+    Local {
+        /// What to do.
+        #[arg(value_enum)]
+        action: LocalAction,
+    },
+}
+
+/// `murder local` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LocalAction {
+    /// Create the murder if needed, start it in the background, print how to connect.
+    Up,
+    /// Stop what `up` started.
+    Down,
+    /// Say whether it runs, and where.
+    Status,
+    /// Run every daemon in the foreground (what `up` starts in the background).
+    Serve,
+}
