@@ -129,17 +129,29 @@ pub fn prepare(dir: &Path, ports: &Ports) -> Result<(), LocalError> {
             std::fs::create_dir_all(h.join(sub)).map_err(io(&h))?;
         }
         let mut conf = vec![
-            ("configdirectory".to_owned(), h.join("conf").display().to_string()),
+            (
+                "configdirectory".to_owned(),
+                h.join("conf").display().to_string(),
+            ),
             ("servername".into(), host.into()),
-            ("sasl_sasldb_path".into(), h.join("sasldb").display().to_string()),
-            ("partition-default".into(), h.join("spool").display().to_string()),
+            (
+                "sasl_sasldb_path".into(),
+                h.join("sasldb").display().to_string(),
+            ),
+            (
+                "partition-default".into(),
+                h.join("spool").display().to_string(),
+            ),
             ("allowplaintext".into(), "yes".into()),
             ("unixhierarchysep".into(), "no".into()),
             ("altnamespace".into(), "no".into()),
             ("failedloginpause".into(), "1".into()),
             ("tls_server_cert".into(), certs.cert.display().to_string()),
             ("tls_server_key".into(), certs.key.display().to_string()),
-            ("tls_server_ca_file".into(), certs.ca_cert.display().to_string()),
+            (
+                "tls_server_ca_file".into(),
+                certs.ca_cert.display().to_string(),
+            ),
         ];
         let mut users: Vec<(String, String)> = vec![("admin".into(), admin_pw.clone())];
         let addresses = |conf: &mut Vec<(String, String)>| {
@@ -233,7 +245,11 @@ fn pid_path(dir: &Path) -> PathBuf {
 
 /// The pid of a running `local serve`, if any.
 pub fn running_pid(dir: &Path) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(pid_path(dir)).ok()?.trim().parse().ok()?;
+    let pid: u32 = std::fs::read_to_string(pid_path(dir))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     // Signal 0 only checks that the process exists.
     let alive = std::process::Command::new("kill")
         .args(["-0", &pid.to_string()])
@@ -298,7 +314,10 @@ pub fn up(dir: &Path, announce: bool) -> Result<Ports, LocalError> {
             "  frontend   imap 127.0.0.1:{}  pop3 :{}  lmtp :{}",
             ports.imap, ports.pop3, ports.lmtp
         );
-        println!("  mupdate    master 127.0.0.1:{}  frontend slave :{}", ports.master, ports.slave);
+        println!(
+            "  mupdate    master 127.0.0.1:{}  frontend slave :{}",
+            ports.master, ports.slave
+        );
         println!(
             "  backend1   imap :{}  pop3 :{}  lmtp :{}",
             ports.backend1[0], ports.backend1[1], ports.backend1[2]
@@ -311,7 +330,10 @@ pub fn up(dir: &Path, announce: bool) -> Result<Ports, LocalError> {
             "  admin: admin, password in {}; users alice/alicepw, bob/bobpw",
             dir.join("admin.pw").display()
         );
-        println!("connect: murder   (or: murder 127.0.0.1 {} --user admin)", ports.imap);
+        println!(
+            "connect: murder   (or: murder 127.0.0.1 {} --user admin)",
+            ports.imap
+        );
         println!("stop:    murder local down");
     }
     Ok(ports)
@@ -339,7 +361,11 @@ async fn listen(port: u16) -> Result<tokio::net::TcpListener, LocalError> {
         .map_err(|e| LocalError::Other(format!("cannot listen on 127.0.0.1:{port}: {e}")))
 }
 
-fn load(dir: &Path, host: &str, service: &str) -> Result<protocol::config::imapd::ImapdConf, LocalError> {
+fn load(
+    dir: &Path,
+    host: &str,
+    service: &str,
+) -> Result<protocol::config::imapd::ImapdConf, LocalError> {
     daemons::conf::load(&dir.join(host).join("imapd.conf"), Some(service))
         .map_err(|e| LocalError::Other(e.to_string()))
 }
@@ -371,7 +397,12 @@ pub async fn serve(dir: &Path) -> Result<(), LocalError> {
         let conf = load(dir, host, "imap")?;
         let l = listen(p[0]).await?;
         let s = shutdown.clone();
-        tasks.spawn(async move { report("backend imapd", daemons::imapd::run(conf, false, l, s).await) });
+        tasks.spawn(async move {
+            report(
+                "backend imapd",
+                daemons::imapd::run(conf, false, l, s).await,
+            )
+        });
     }
     {
         let conf = load(dir, "frontend", "mupdate")?;
@@ -386,7 +417,12 @@ pub async fn serve(dir: &Path) -> Result<(), LocalError> {
         let conf = load(dir, "frontend", "imap")?;
         let l = listen(ports.imap).await?;
         let s = shutdown.clone();
-        tasks.spawn(async move { report("frontend imapd", daemons::imapd::run(conf, false, l, s).await) });
+        tasks.spawn(async move {
+            report(
+                "frontend imapd",
+                daemons::imapd::run(conf, false, l, s).await,
+            )
+        });
     }
     shutdown.cancelled().await;
     tasks.abort_all();
