@@ -4,6 +4,7 @@
 #[path = "support/imap.rs"]
 mod imap;
 
+use std::process::Command;
 use std::time::Duration;
 
 use daemons::mboxdb::MailboxDb;
@@ -14,9 +15,13 @@ struct Murder {
     _master_host: Host,
     master: Daemon,
     backends: Vec<(Host, Daemon)>,
+    /// Each backend's lmtpd and pop3d.
+    backend_mail: Vec<(Daemon, Daemon)>,
     front_host: Host,
     _slave: Daemon,
     proxyd: Daemon,
+    lmtpproxyd: Daemon,
+    pop3proxyd: Daemon,
 }
 
 fn backend(name: &str, master: &Daemon) -> (Host, Daemon) {
@@ -27,6 +32,7 @@ fn backend(name: &str, master: &Daemon) -> (Host, Daemon) {
         .conf("unixhierarchysep", "no")
         .conf("allowallsubscribe", "yes")
         .conf("proxyservers", "murder")
+        .conf("lmtp_admins", "murder")
         .conf("mupdate_server", &master.addr.to_string())
         .conf("mupdate_authname", name)
         .conf("mupdate_password", "secret")
@@ -36,6 +42,13 @@ fn backend(name: &str, master: &Daemon) -> (Host, Daemon) {
         .write();
     let d = Daemon::start(&h, "imapd", &[]);
     (h, d)
+}
+
+fn mail_daemons(h: &Host) -> (Daemon, Daemon) {
+    (
+        Daemon::start(h, "lmtpd", &[]),
+        Daemon::start(h, "pop3d", &[]),
+    )
 }
 
 fn murder() -> Murder {
@@ -49,6 +62,7 @@ fn murder() -> Murder {
     let master = Daemon::start(&master_host, "mupdate", &["-m"]);
     let b1 = backend("backend1", &master);
     let b2 = backend("backend2", &master);
+    let mail = vec![mail_daemons(&b1.0), mail_daemons(&b2.0)];
     let front_host = Host::new("frontend")
         .conf("admins", "cyrus")
         .conf("allowplaintext", "yes")
@@ -61,19 +75,28 @@ fn murder() -> Murder {
         .conf("proxy_password", "secret")
         .conf("backend1_imap_address", &b1.1.addr.to_string())
         .conf("backend2_imap_address", &b2.1.addr.to_string())
+        .conf("backend1_lmtp_address", &mail[0].0.addr.to_string())
+        .conf("backend2_lmtp_address", &mail[1].0.addr.to_string())
+        .conf("backend1_pop3_address", &mail[0].1.addr.to_string())
+        .conf("backend2_pop3_address", &mail[1].1.addr.to_string())
         .user("alice", "alicepw")
         .user("bob", "bobpw")
         .user("cyrus", "secret")
         .write();
     let slave = Daemon::start(&front_host, "mupdate", &[]);
     let proxyd = Daemon::start(&front_host, "proxyd", &[]);
+    let lmtpproxyd = Daemon::start(&front_host, "lmtpproxyd", &["-a"]);
+    let pop3proxyd = Daemon::start(&front_host, "pop3proxyd", &[]);
     let mut m = Murder {
         _master_host: master_host,
         master,
         backends: vec![b1, b2],
+        backend_mail: mail,
         front_host,
         _slave: slave,
         proxyd,
+        lmtpproxyd,
+        pop3proxyd,
     };
     // alice lives on backend1, bob and a shared mailbox on backend2.
     let mut a1 = Imap::login(m.backends[0].1.addr, "cyrus", "secret");
@@ -233,4 +256,143 @@ fn with_the_master_down_reads_work_and_creates_are_refused() {
     alice.ok("STATUS shared (MESSAGES)");
     alice.no("CREATE INBOX.new");
     assert!(!front_has(&m, "user.alice.new"));
+}
+
+const MSG: &str = "From: s@example.org\r\nSubject: through the frontend\r\n\r\nHello.\r\n";
+
+/// One LMTP transaction through lmtpproxyd with python's smtplib; returns what it printed
+/// (`refused {...}` or the exception).
+fn lmtp_send(m: &Murder, rcpts: &[&str]) -> String {
+    let script = "import smtplib,sys\ntry:\n  l=smtplib.LMTP(sys.argv[1],int(sys.argv[2]))\n  r=l.sendmail('s@example.org',sys.argv[4:],sys.argv[3].encode())\n  print('refused',sorted(r.items()))\n  l.quit()\nexcept smtplib.SMTPRecipientsRefused as e:\n  print('all refused',sorted(e.recipients.items()))\n";
+    let mut args = vec![
+        "-c".to_string(),
+        script.to_string(),
+        m.lmtpproxyd.addr.ip().to_string(),
+        m.lmtpproxyd.addr.port().to_string(),
+        MSG.to_string(),
+    ];
+    args.extend(rcpts.iter().map(|r| r.to_string()));
+    let out = Command::new("python3")
+        .args(&args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Logs in through pop3proxyd with python's poplib; returns (message count, first message).
+fn pop3_read(m: &Murder, user: &str, pw: &str) -> Result<(usize, String), String> {
+    let script = "import poplib,sys\np=poplib.POP3(sys.argv[1],int(sys.argv[2]))\np.user(sys.argv[3])\np.pass_(sys.argv[4])\nn=p.stat()[0]\nprint(n)\nif n: print(b'\\n'.join(p.retr(1)[1]).decode())\np.quit()\n";
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &m.pop3proxyd.addr.ip().to_string(),
+            &m.pop3proxyd.addr.port().to_string(),
+            user,
+            pw,
+        ])
+        .output()
+        .expect("python3");
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).to_string());
+    }
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (n, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    Ok((n.trim().parse().unwrap(), rest.to_string()))
+}
+
+/// A hand-made LMTP transaction; returns the replies after the message, one per recipient.
+fn lmtp_raw(m: &Murder, rcpts: &[&str]) -> Vec<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let s = std::net::TcpStream::connect(m.lmtpproxyd.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    let mut reply = || {
+        let mut all = String::new();
+        loop {
+            let mut l = String::new();
+            r.read_line(&mut l).unwrap();
+            all.push_str(&l);
+            if l.as_bytes().get(3) != Some(&b'-') {
+                return all.trim_end().to_string();
+            }
+        }
+    };
+    reply();
+    w.write_all(b"LHLO test\r\n").unwrap();
+    reply();
+    w.write_all(b"MAIL FROM:<s@example.org>\r\n").unwrap();
+    assert!(reply().starts_with("250"));
+    for rc in rcpts {
+        w.write_all(format!("RCPT TO:<{rc}>\r\n").as_bytes())
+            .unwrap();
+        assert!(reply().starts_with("250"));
+    }
+    w.write_all(b"DATA\r\n").unwrap();
+    assert!(reply().starts_with("354"));
+    w.write_all(MSG.as_bytes()).unwrap();
+    w.write_all(b".\r\n").unwrap();
+    let out = rcpts.iter().map(|_| reply()).collect();
+    w.write_all(b"QUIT\r\n").unwrap();
+    out
+}
+
+fn messages(imap: &mut Imap, mailbox: &str) -> String {
+    let r = imap.ok(&format!("STATUS {mailbox} (MESSAGES)"));
+    r.join(" ")
+}
+
+#[test]
+fn lmtp_and_pop3_reach_users_on_both_backends() {
+    let m = murder();
+    // One transaction, two backends, replies in order.
+    assert_eq!(lmtp_send(&m, &["alice", "bob"]), "refused []");
+    let mut alice = Imap::login(m.proxyd.addr, "alice", "alicepw");
+    assert!(messages(&mut alice, "INBOX").contains("MESSAGES 1"));
+    let mut bob = Imap::login(m.proxyd.addr, "bob", "bobpw");
+    assert!(messages(&mut bob, "INBOX").contains("MESSAGES 1"));
+    let (n, body) = pop3_read(&m, "alice", "alicepw").unwrap();
+    assert_eq!(n, 1);
+    assert!(body.contains("Subject: through the frontend"), "{body}");
+    let (n, _) = pop3_read(&m, "bob", "bobpw").unwrap();
+    assert_eq!(n, 1);
+    // An unknown user, with the database synced, is a permanent failure; the others go on.
+    let out = lmtp_send(&m, &["alice", "nobody"]);
+    assert!(out.contains("('nobody', (550, b'Mailbox unknown."), "{out}");
+    assert!(out.contains("5.1.1 User unknown'))"), "{out}");
+    assert!(messages(&mut alice, "INBOX").contains("MESSAGES 2"));
+    // A wrong password is refused by the frontend.
+    assert!(pop3_read(&m, "alice", "wrong").is_err());
+}
+
+#[test]
+fn lmtp_to_a_stopped_backend_is_a_temporary_failure() {
+    let mut m = murder();
+    m.backend_mail[1].0.stop();
+    m.backend_mail[1].1.stop();
+    // smtplib reads one reply after DATA, so speak LMTP by hand: one reply per recipient.
+    let replies = lmtp_raw(&m, &["alice", "bob"]);
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert!(replies[0].starts_with("250 2.1.5"), "{replies:?}");
+    assert!(replies[1].starts_with("451 4.4.3"), "{replies:?}");
+    let mut alice = Imap::login(m.proxyd.addr, "alice", "alicepw");
+    assert!(messages(&mut alice, "INBOX").contains("MESSAGES 1"));
+    assert!(pop3_read(&m, "bob", "bobpw").is_err());
+    assert_eq!(pop3_read(&m, "alice", "alicepw").unwrap().0, 1);
+}
+
+#[test]
+fn with_the_master_down_lmtp_still_delivers_to_known_users() {
+    let mut m = murder();
+    m.master.stop();
+    assert_eq!(lmtp_send(&m, &["alice", "bob"]), "refused []");
+    // An unknown user cannot be told apart from a new one: temporary failure.
+    let out = lmtp_send(&m, &["alice", "nobody"]);
+    assert!(out.contains("('nobody', (451,"), "{out}");
 }
