@@ -166,7 +166,7 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(ctx: Arc<Context>, conn: 
                     .await
                     .unwrap_or(false);
             // Acting as someone else is for admins only on a frontend.
-            let allowed = authzid.is_none() || ctx.conf.admins().iter().any(|a| *a == authid);
+            let allowed = authzid.is_none() || ctx.conf.admins().contains(&authid);
             if ok && allowed {
                 break authzid.unwrap_or(authid);
             }
