@@ -172,6 +172,10 @@ fn users_on_two_backends_work_through_the_frontend() {
     alice.ok("SUBSCRIBE INBOX.Projects");
     let r = alice.ok("LSUB \"\" \"*\"");
     assert!(r.iter().any(|l| l.contains("INBOX.Projects")), "{r:?}");
+    // A synchronising literal from the client reaches the backend as a non-synchronising one.
+    let r = alice.cmd("STATUS {5}\r\nINBOX (MESSAGES)");
+    assert!(r.is_ok(), "{r:?}");
+    assert!(r.untagged.iter().any(|l| l.contains("MESSAGES 0")), "{r:?}");
     // A mailbox that does not exist anywhere.
     assert_eq!(
         alice.no("STATUS nothere (MESSAGES)"),

@@ -77,7 +77,7 @@ pub fn to_nonsync(raw: &[u8]) -> Vec<u8> {
             .unwrap_or(rest.len());
         let (line, tail) = rest.split_at(end);
         let body = line.strip_suffix(b"\r\n").unwrap_or(line);
-        match literal_header(body) {
+        match literal_header(line) {
             Some(h) => {
                 if h.sync {
                     // `{n}` → `{n+}`: the closing brace is the line's last byte.
