@@ -172,6 +172,14 @@ fn users_on_two_backends_work_through_the_frontend() {
     alice.ok("SUBSCRIBE INBOX.Projects");
     let r = alice.ok("LSUB \"\" \"*\"");
     assert!(r.iter().any(|l| l.contains("INBOX.Projects")), "{r:?}");
+    // A subscription to a mailbox on another backend is selectable.
+    alice.ok("SUBSCRIBE shared");
+    let r = alice.ok("LSUB \"\" \"*\"");
+    let line = r
+        .iter()
+        .find(|l| l.ends_with(" shared"))
+        .expect("shared in LSUB");
+    assert!(!line.contains("Noselect"), "{r:?}");
     // A synchronising literal from the client reaches the backend as a non-synchronising one.
     let r = alice.cmd("STATUS {5}\r\nINBOX (MESSAGES)");
     assert!(r.is_ok(), "{r:?}");

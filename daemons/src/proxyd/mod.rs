@@ -366,12 +366,13 @@ pub async fn dispatch(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
             }
             to_inbox_backend(s, &tag, &raw).await
         }
-        CommandBody::Lsub { .. } | CommandBody::Rlsub { .. } | CommandBody::Unsubscribe { .. } => {
+        CommandBody::Lsub { .. } | CommandBody::Rlsub { .. } => {
             if matches!(cmd.body, CommandBody::Rlsub { .. }) {
                 s.referrals_ok = true;
             }
-            to_inbox_backend(s, &tag, &raw).await
+            lsub(s, &tag, &raw).await
         }
+        CommandBody::Unsubscribe { .. } => to_inbox_backend(s, &tag, &raw).await,
         CommandBody::Subscribe { mailbox } => {
             if let Err(m) = lookup(s, mailbox).await {
                 return miss(s, &tag, m);
@@ -464,6 +465,57 @@ async fn to_inbox_backend(s: &mut Session, tag: &Tag, raw: &[u8]) -> HResult {
         Ok(server) => forward(s, &server, tag, raw).await.map(|_| ()),
         // No INBOX anywhere: say so rather than an empty list (reference §4.5).
         Err(m) => miss(s, tag, m),
+    }
+}
+
+/// LSUB on the INBOX backend. That backend knows only its own mailboxes, so a subscribed
+/// mailbox held elsewhere comes back `\Noselect`; the flag is dropped when the mailbox exists
+/// in the murder (reference §4.5).
+async fn lsub(s: &mut Session, tag: &Tag, raw: &[u8]) -> HResult {
+    let server = match inbox_server(s).await {
+        Ok(v) => v,
+        Err(m) => return miss(s, tag, m),
+    };
+    let mut b = match backend(s, &server).await {
+        Ok(b) => b,
+        Err(e) => return unavailable(s, tag, &server, &e),
+    };
+    let tb = tag_bytes(tag);
+    let mut prefix = tb.clone();
+    prefix.push(b' ');
+    let res: Result<(), BackendError> = async {
+        b.send(&to_nonsync(raw)).await?;
+        loop {
+            let l = b.line().await?;
+            if l.starts_with(&prefix) {
+                s.out.extend_from_slice(&l);
+                return Ok(());
+            }
+            match Response::parse(&l) {
+                Ok(Response::Data(Data::Lsub(mut m))) => {
+                    let exists = s
+                        .internal_name(&m.mailbox)
+                        .and_then(|n| db_get(s, n.as_str()))
+                        .is_some_and(|e| matches!(e.state(), MbState::Remote | MbState::Local));
+                    if exists {
+                        m.attributes.retain(|f| {
+                            let f = f.to_string().to_ascii_lowercase();
+                            f != "\\noselect" && f != "\\nonexistent"
+                        });
+                    }
+                    Response::Data(Data::Lsub(m)).encode(&mut s.out);
+                }
+                _ => s.out.extend_from_slice(&l),
+            }
+        }
+    }
+    .await;
+    match res {
+        Ok(()) => {
+            put_back(s, b);
+            Ok(())
+        }
+        Err(e) => unavailable(s, tag, &server, &e),
     }
 }
 
