@@ -39,6 +39,8 @@ fn backend(name: &str, master: &Daemon) -> (Host, Daemon) {
         .conf("client_timeout", "5")
         .user("cyrus", "secret")
         .user("murder", "secret")
+        // Only for the direct-to-backend figures of the benchmark.
+        .user("alice", "alicepw")
         .write();
     let d = Daemon::start(&h, "imapd", &[]);
     (h, d)
@@ -407,4 +409,63 @@ fn with_the_master_down_lmtp_still_delivers_to_known_users() {
     // An unknown user cannot be told apart from a new one: temporary failure.
     let out = lmtp_send(&m, &["alice", "nobody"]);
     assert!(out.contains("('nobody', (451,"), "{out}");
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Figures, not a check: `cargo test -p murder-tests --test frontend_imap bench -- --ignored
+/// --nocapture`. 50 clients, each LOGIN / STATUS INBOX / LOGOUT in a loop, through the
+/// frontend and directly on the backend; and the frontend's memory per idle proxied session.
+#[test]
+#[ignore]
+fn bench_frontend_vs_direct() {
+    let m = murder();
+    let script = "import imaplib,sys,threading,time\nhost,port,n,secs=sys.argv[1],int(sys.argv[2]),int(sys.argv[3]),float(sys.argv[4])\ncount=[0]*n\nend=time.time()+secs\ndef w(i):\n  while time.time()<end:\n    c=imaplib.IMAP4(host,port)\n    c.login('alice','alicepw')\n    c.status('INBOX','(MESSAGES)')\n    c.logout()\n    count[i]+=1\nts=[threading.Thread(target=w,args=(i,)) for i in range(n)]\n[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sum(count)/secs)\n";
+    let run = |addr: std::net::SocketAddr| {
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                script,
+                &addr.ip().to_string(),
+                &addr.port().to_string(),
+                "50",
+                "10",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    println!(
+        "sessions/s (LOGIN, STATUS, LOGOUT), 50 clients: frontend {}",
+        run(m.proxyd.addr)
+    );
+    println!(
+        "sessions/s (LOGIN, STATUS, LOGOUT), 50 clients: direct   {}",
+        run(m.backends[0].1.addr)
+    );
+    let before = rss_kb(m.proxyd.pid());
+    let mut conns = Vec::new();
+    for _ in 0..200 {
+        let mut c = Imap::login(m.proxyd.addr, "alice", "alicepw");
+        c.ok("STATUS INBOX (MESSAGES)");
+        conns.push(c);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss_kb(m.proxyd.pid());
+    println!(
+        "proxyd RSS {before} kB -> {after} kB with 200 idle proxied sessions: {} kB each",
+        after.saturating_sub(before) / 200
+    );
 }
