@@ -1,36 +1,28 @@
-//! How one murder server reaches another: the address of a named server for a protocol, and
-//! the proxy credentials a frontend uses towards a backend (reference §4.3).
+//! Reaching another backend of the murder: the network address for a server name and the
+//! credentials this host presents there (reference §4.3). Used by XFER (backend to backend)
+//! and by the frontend proxy.
 //!
-//! A server name is what MUPDATE carries (`backend1.example.org`, optionally with `:port`).
-//! Cyrus resolves it through `/etc/services`; we use the protocol's well-known port, with an
-//! `imapd.conf` override `<shorthost>_<protocol>_address: host:port` so that a whole murder can
-//! run on one loopback host:
+//! A server name is a host name with an optional `:port` (the MUPDATE `server` part of a
+//! location). A one-host murder (tests, small setups) runs several backends on one machine
+//! under made-up server names; for those, `imapd.conf` may give the address explicitly with
+//! `<shorthost>_<protocol>: host:port` (for example `backend2_imap: 127.0.0.1:10143`), where
+//! the short host is the server name up to its first `.`. This key is ours, not Cyrus's.
 //!
 //! ```
-//! use protocol::config::imapd::{ImapdConf, ParseOptions};
-//! let conf = ImapdConf::parse(
-//!     "configdirectory: /tmp\nbackend1_imap_address: 127.0.0.1:24143\n",
-//!     "imapd.conf",
-//!     &mut |_| Err(std::io::Error::other("no includes")),
-//!     &ParseOptions::default(),
-//! )
-//! .unwrap();
-//! assert_eq!(
-//!     daemons::backends::backend_address(&conf, "backend1.example.org", "imap"),
-//!     ("127.0.0.1".to_string(), 24143)
-//! );
-//! assert_eq!(
-//!     daemons::backends::backend_address(&conf, "be2:1143", "imap"),
-//!     ("be2".to_string(), 1143)
-//! );
+//! use daemons::backends::backend_address;
+//! use protocol::config::imapd::ImapdConf;
+//! let conf = ImapdConf::parse_str("configdirectory: /tmp\nbe2_imap: 127.0.0.1:1143\n", "imapd.conf").unwrap();
+//! assert_eq!(backend_address(&conf, "be2.example.org", "imap"), Some(("127.0.0.1".into(), 1143)));
+//! assert_eq!(backend_address(&conf, "be3:2143", "imap"), Some(("be3".into(), 2143)));
+//! assert_eq!(backend_address(&conf, "be3", "lmtp"), Some(("be3".into(), 24)));
 //! ```
 
-use protocol::config::imapd::ImapdConf;
+use protocol::config::imapd::{ImapdConf, ServerAddress};
 
-/// The well-known port of a protocol (`imap` 143, `pop3` 110, `lmtp` 24, `sieve` 4190,
-/// `mupdate` 3905); 0 for an unknown one.
-pub fn default_port(protocol: &str) -> u16 {
-    match protocol {
+/// The well-known port of a protocol name (`imap`, `imaps`, `pop3`, `pop3s`, `lmtp`,
+/// `sieve`, `mupdate`), as `/etc/services` gives it.
+pub fn default_port(protocol: &str) -> Option<u16> {
+    Some(match protocol {
         "imap" => 143,
         "imaps" => 993,
         "pop3" => 110,
@@ -38,111 +30,103 @@ pub fn default_port(protocol: &str) -> u16 {
         "lmtp" => 24,
         "sieve" => 4190,
         "mupdate" => 3905,
-        _ => 0,
-    }
+        _ => return None,
+    })
 }
 
-/// The part of a server name before the first `.` (and before any `:port`), which Cyrus
-/// uses to name per-server options (`<shorthost>_password`).
-pub fn shorthost(server: &str) -> &str {
-    let host = split_port(server).0;
-    host.split('.').next().unwrap_or(host)
+/// The short host of a server name: up to the first `.` (and without a `:port`).
+pub fn short_host(server: &str) -> &str {
+    let s = server.split('.').next().unwrap_or(server);
+    s.split(':').next().unwrap_or(s)
 }
 
-/// Splits `host[:port]` (also `[v6]:port`); the port is `None` when absent or not a number.
-fn split_port(server: &str) -> (&str, Option<u16>) {
-    if let Some(rest) = server.strip_prefix('[') {
-        if let Some((host, tail)) = rest.split_once(']') {
-            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
-            return (host, port);
-        }
+/// Where to reach `server` for `protocol`: `<shorthost>_<protocol>` from `conf` when set,
+/// otherwise the server name itself (its `:port`, or the protocol's well-known port).
+/// `None` when neither gives a usable host and port.
+pub fn backend_address(conf: &ImapdConf, server: &str, protocol: &str) -> Option<(String, u16)> {
+    let short = short_host(server);
+    let explicit = (!short.is_empty())
+        .then(|| conf.get_raw(&format!("{short}_{protocol}")))
+        .flatten();
+    let addr = ServerAddress::parse(explicit.unwrap_or(server))?;
+    if addr.host.is_empty() {
+        return None;
     }
-    match server.rsplit_once(':') {
-        // A bare IPv6 address has several colons and no port.
-        Some((host, port)) if !host.contains(':') => match port.parse() {
-            Ok(p) => (host, Some(p)),
-            Err(_) => (server, None),
-        },
-        _ => (server, None),
-    }
+    let port = match &addr.port {
+        Some(_) => addr.port_number()?,
+        None => default_port(protocol)?,
+    };
+    Some((addr.host, port))
 }
 
-/// Where to connect to reach `server` for `protocol`: the override
-/// `<shorthost>_<protocol>_address: host:port` if set, else the server's own `:port`, else the
-/// protocol's default port.
-pub fn backend_address(conf: &ImapdConf, server: &str, protocol: &str) -> (String, u16) {
-    let key = format!("{}_{protocol}_address", shorthost(server));
-    if let Some(addr) = conf.get_raw(&key) {
-        let (host, port) = split_port(addr.trim());
-        return (
-            host.to_owned(),
-            port.unwrap_or_else(|| default_port(protocol)),
-        );
-    }
-    let (host, port) = split_port(server);
-    (
-        host.to_owned(),
-        port.unwrap_or_else(|| default_port(protocol)),
-    )
-}
-
-/// The identity a frontend authenticates as towards backends: `proxy_authname`, default
-/// `proxy`.
-pub fn proxy_authname(conf: &ImapdConf) -> String {
-    conf.get_str("proxy_authname")
+/// The identity and password this host uses towards `server`: `proxy_authname` (default
+/// `proxy`) and `<shorthost>_password`, else `proxy_password`. `None` without a password.
+pub fn proxy_credentials(conf: &ImapdConf, server: &str) -> Option<(String, String)> {
+    let authname = conf
+        .get_str("proxy_authname")
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "proxy".into())
-}
-
-/// The password for `server`: `<shorthost>_password`, else `proxy_password` (empty if
-/// neither is set).
-pub fn proxy_password(conf: &ImapdConf, server: &str) -> String {
-    conf.get_raw(&format!("{}_password", shorthost(server)))
-        .or_else(|| conf.get_raw("proxy_password"))
-        .unwrap_or("")
-        .to_owned()
-}
-
-/// Mechanisms to force for `server`: `<shorthost>_mechs`, else `force_sasl_client_mech`.
-pub fn forced_mechs(conf: &ImapdConf, server: &str) -> Option<String> {
-    conf.get_raw(&format!("{}_mechs", shorthost(server)))
-        .or_else(|| conf.get_raw("force_sasl_client_mech"))
-        .map(str::to_owned)
+        .unwrap_or_else(|| "proxy".into());
+    let password = conf.password_for_server(short_host(server))?;
+    Some((authname, password))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::config::imapd::ParseOptions;
 
-    fn conf(text: &str) -> ImapdConf {
-        ImapdConf::parse(
-            &format!("configdirectory: /tmp\n{text}"),
-            "imapd.conf",
-            &mut |_| Err(std::io::Error::other("no includes")),
-            &ParseOptions::default(),
-        )
-        .unwrap()
+    fn conf(extra: &str) -> ImapdConf {
+        ImapdConf::parse_str(&format!("configdirectory: /tmp\n{extra}"), "imapd.conf").unwrap()
     }
 
     #[test]
-    fn addresses() {
-        let c = conf("be1_lmtp_address: 127.0.0.1:2424\nbe1_password: s1\nproxy_password: p\n");
+    fn explicit_key_wins_over_the_server_name() {
+        let c = conf("be2_imap: 127.0.0.1:1143\nbe2_lmtp: 127.0.0.1:1024\n");
         assert_eq!(
-            backend_address(&c, "be1", "lmtp"),
-            ("127.0.0.1".into(), 2424)
+            backend_address(&c, "be2", "imap"),
+            Some(("127.0.0.1".into(), 1143))
         );
         assert_eq!(
-            backend_address(&c, "be1.x.org", "lmtp"),
-            ("127.0.0.1".into(), 2424)
+            backend_address(&c, "be2.example.org", "lmtp"),
+            Some(("127.0.0.1".into(), 1024))
         );
-        assert_eq!(backend_address(&c, "be1", "imap"), ("be1".into(), 143));
-        assert_eq!(backend_address(&c, "be2:99", "pop3"), ("be2".into(), 99));
-        assert_eq!(backend_address(&c, "[::1]:99", "pop3"), ("::1".into(), 99));
-        assert_eq!(backend_address(&c, "::1", "sieve"), ("::1".into(), 4190));
-        assert_eq!(proxy_password(&c, "be1.x.org"), "s1");
-        assert_eq!(proxy_password(&c, "be2"), "p");
-        assert_eq!(proxy_authname(&c), "proxy");
-        assert_eq!(shorthost("a.b:12"), "a");
+        assert_eq!(
+            backend_address(&c, "be2", "pop3"),
+            Some(("be2".into(), 110))
+        );
+    }
+
+    #[test]
+    fn server_name_with_and_without_port() {
+        let c = conf("");
+        assert_eq!(
+            backend_address(&c, "mail.example.org", "imap"),
+            Some(("mail.example.org".into(), 143))
+        );
+        assert_eq!(
+            backend_address(&c, "mail:2143", "imap"),
+            Some(("mail".into(), 2143))
+        );
+        assert_eq!(backend_address(&c, "mail", "gopher"), None);
+        assert_eq!(backend_address(&c, "", "imap"), None);
+    }
+
+    #[test]
+    fn credentials_follow_the_short_host() {
+        let c = conf("proxy_authname: be1\nbe2_password: two\nproxy_password: any\n");
+        assert_eq!(
+            proxy_credentials(&c, "be2.example.org"),
+            Some(("be1".into(), "two".into()))
+        );
+        assert_eq!(
+            proxy_credentials(&c, "be3"),
+            Some(("be1".into(), "any".into()))
+        );
+        let c = conf("");
+        assert_eq!(proxy_credentials(&c, "be3"), None);
+        let c = conf("proxy_password: p\n");
+        assert_eq!(
+            proxy_credentials(&c, "be3"),
+            Some(("proxy".into(), "p".into()))
+        );
     }
 }

@@ -402,12 +402,31 @@ impl MailboxDb {
         Self::open(&configdirectory.join(DB_DIR))
     }
 
-    /// Opens (creating if needed) the database in directory `path`.
+    /// Opens (creating if needed) the database in directory `path`. Within one process every
+    /// open of the same directory shares one handle: LMDB (and heed) allow an environment to be
+    /// opened only once per process, and the local murder runs several daemons in one process.
     pub fn open(path: &Path) -> Result<Self, DbError> {
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+        static OPEN: OnceLock<Mutex<HashMap<PathBuf, MailboxDb>>> = OnceLock::new();
         std::fs::create_dir_all(path).map_err(|source| DbError::Io {
             path: path.to_owned(),
             source,
         })?;
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        let mut open = OPEN
+            .get_or_init(|| Mutex::new(HashMap::new()))
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(db) = open.get(&key) {
+            return Ok(db.clone());
+        }
+        let db = Self::open_new(path)?;
+        open.insert(key, db.clone());
+        Ok(db)
+    }
+
+    fn open_new(path: &Path) -> Result<Self, DbError> {
         let lmdb = |source| DbError::Lmdb {
             path: path.to_owned(),
             source,

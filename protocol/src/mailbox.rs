@@ -75,6 +75,10 @@ pub enum InvalidName {
     /// A `!` appeared while `virtdomains` is off.
     #[error("'!' is not allowed without virtdomains")]
     DomainWithoutVirtdomains,
+    /// The domain before `!` is empty or has a character other than an ASCII letter, digit,
+    /// `-` or `.` (a control byte there would corrupt the mailboxes.db key).
+    #[error("invalid domain {0:?}")]
+    BadDomain(String),
     /// Nothing (after any domain).
     #[error("name is empty")]
     Empty,
@@ -224,9 +228,11 @@ impl InternalName {
                 max: limits.max_name_len,
             });
         }
+        // 0x1D and 0x1F are the separators of the mailboxes.db key: a name holding one would
+        // come back from its key as a different name.
         if let Some(c) = name
             .chars()
-            .find(|c| matches!(c, '\0' | '\r' | '\n' | '\t'))
+            .find(|c| matches!(c, '\0' | '\r' | '\n' | '\t' | '\x1d' | '\x1f'))
         {
             return Err(NameError::ForbiddenChar(c));
         }
@@ -383,6 +389,25 @@ impl std::str::FromStr for InternalName {
 impl NameParts {
     /// Builds the internal name (`mbname_intname`): `[domain!][prefix.][user.local][.box…][.HEX]`.
     pub fn to_internal(&self, deletedprefix: &str) -> Result<InternalName, NameError> {
+        // The first `!` of an internal name ends the domain, so a `!` in the domain, or in any
+        // level of a name without a domain, would be read back as a different domain.
+        let bang = match &self.domain {
+            Some(d) => d.contains('!'),
+            None => {
+                self.localpart.as_deref().is_some_and(|l| l.contains('!'))
+                    || self.boxes.iter().any(|b| b.contains('!'))
+            }
+        };
+        if bang {
+            return Err(NameError::ForbiddenChar('!'));
+        }
+        // The parts hold real characters, and the internal `^` stands for a real `.`: a real
+        // `^` (from a user id such as `a^b`) would read back as `.`, naming another user.
+        if self.localpart.as_deref().is_some_and(|l| l.contains('^'))
+            || self.boxes.iter().any(|b| b.contains('^'))
+        {
+            return Err(NameError::ForbiddenChar('^'));
+        }
         let mut out = String::new();
         if let Some(d) = &self.domain {
             out.push_str(d);
@@ -432,6 +457,20 @@ pub fn policy_check(name: &str, virtdomains: bool) -> Result<(), InvalidName> {
     policy_check_with(name, virtdomains, DEFAULT_DELETED_PREFIX)
 }
 
+/// A virtual domain for CREATE/RENAME: DNS-like, so that it can neither hide a `!` nor the
+/// mailboxes.db separators. Cyrus does not check the domain at all; this is stricter on
+/// purpose, since a domain comes from a login or an admin's `@domain` and names a DNS domain.
+fn check_domain(domain: &str) -> Result<(), InvalidName> {
+    if domain.is_empty()
+        || !domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err(InvalidName::BadDomain(domain.to_owned()));
+    }
+    Ok(())
+}
+
 /// `mboxname_policycheck` with an explicit `deletedprefix`.
 pub fn policy_check_with(
     name: &str,
@@ -455,7 +494,10 @@ pub fn policy_check_with(
         });
     }
     let (rest, hasdom) = match name.split_once('!') {
-        Some((_, rest)) if virtdomains => (rest, true),
+        Some((domain, rest)) if virtdomains => {
+            check_domain(domain)?;
+            (rest, true)
+        }
         Some(_) => return Err(InvalidName::DomainWithoutVirtdomains),
         None => (name, false),
     };
@@ -789,6 +831,12 @@ impl Namespace {
                 len: external.len(),
                 max: self.limits.max_name_len,
             });
+        }
+        // Without virtdomains `!` cannot be part of a name (reference §3.5): an internal name
+        // holding one would be read as `domain!rest`. The user id is refused too, since its
+        // local part becomes a level of the name.
+        if !self.virtdomains && (external.contains('!') || user.is_some_and(|u| u.contains('!'))) {
+            return Err(NameError::Policy(InvalidName::DomainWithoutVirtdomains));
         }
         let sep = self.separator();
         let user_parts = user.filter(|u| !u.is_empty()).map(|u| self.split_userid(u));
@@ -1918,6 +1966,137 @@ mod tests {
         assert_eq!(
             split_rename_target("a!b!c!d", false),
             Err(NameError::DoubleBang)
+        );
+    }
+
+    // ----- `!`, domains and dbname keys (fuzz findings) -----
+
+    #[test]
+    fn bang_in_an_external_name_or_user_is_refused_without_virtdomains() {
+        let ns = Namespace {
+            unixhierarchysep: false,
+            ..Namespace::default()
+        };
+        let refused = Err(NameError::Policy(InvalidName::DomainWithoutVirtdomains));
+        assert_eq!(ns.to_internal("a!b", Some("bob"), false), refused);
+        assert_eq!(ns.to_internal("INBOX.a!b", Some("bob"), false), refused);
+        assert_eq!(ns.to_internal("user.a!b", None, true), refused);
+        assert_eq!(ns.to_internal("a", Some("b!ob"), false), refused);
+        // The fuzzer's input: user "E\u{FFFD}\u{FFFD}/" and name "+!\x01" in the alt namespace.
+        let uhs = Namespace::default();
+        assert_eq!(
+            uhs.to_internal("+!\x01", Some("E\u{FFFD}/"), false),
+            refused
+        );
+        assert_eq!(
+            ns.to_internal("a", Some("bob"), false).unwrap().as_str(),
+            "user.bob.a"
+        );
+    }
+
+    #[test]
+    fn bang_in_a_level_needs_a_domain_in_front_of_it_with_virtdomains() {
+        let ns = Namespace {
+            unixhierarchysep: false,
+            virtdomains: true,
+            ..Namespace::default()
+        };
+        // Without a domain the `!` would be read back as the end of a domain.
+        assert_eq!(
+            ns.to_internal("a!b", Some("bob"), false),
+            Err(NameError::ForbiddenChar('!'))
+        );
+        // With a domain, a later `!` is only a character (Cyrus tolerates it, reference §3.5).
+        let int = ns
+            .to_internal("a!b", Some("bob@example.com"), false)
+            .unwrap();
+        assert_eq!(int.as_str(), "example.com!user.bob.a!b");
+        assert_eq!(int.domain(), Some("example.com"));
+        assert_eq!(
+            ns.to_internal("user.x@ex!ample", Some("admin"), true),
+            Err(NameError::ForbiddenChar('!'))
+        );
+    }
+
+    #[test]
+    fn policy_check_refuses_a_domain_that_is_not_dns_like() {
+        use InvalidName as I;
+        assert_eq!(policy_check("example-1.com!user.dave", true), Ok(()));
+        for (name, domain) in [
+            ("&\x1d!!", "&\x1d"),
+            ("\x1d\x1c/#!ser", "\x1d\x1c/#"),
+            ("ex\x1fample!user.dave", "ex\x1fample"),
+            ("ex ample!user.dave", "ex ample"),
+            ("!user.dave", ""),
+        ] {
+            assert_eq!(
+                policy_check(name, true),
+                Err(I::BadDomain(domain.to_owned())),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn internal_names_holding_dbname_separators_are_refused() {
+        for name in ["user.a\x1fb", "user.a\x1db", "&\x1d!!", "\x1d\x1c/#!ser"] {
+            assert!(
+                matches!(InternalName::new(name), Err(NameError::ForbiddenChar(_))),
+                "{name:?}"
+            );
+        }
+        for name in ["example.com!user.a!b", "user.john^doe.x", "d!!"] {
+            let n = InternalName::new(name).unwrap();
+            assert_eq!(internal_from_dbname(&dbname_key(n.as_str())), n.as_str());
+        }
+    }
+
+    #[test]
+    fn a_user_id_with_a_caret_has_no_internal_name() {
+        // Fuzz finding: user `r^/V` made `user.r^/V…`, whose owner reads back as `r./V`, so the
+        // session's own mailbox was shown under Other Users and mapped back elsewhere.
+        let ns = Namespace::default();
+        assert_eq!(
+            ns.to_internal("x", Some("r^/V"), false),
+            Err(NameError::ForbiddenChar('^'))
+        );
+        assert_eq!(ns.user_inbox("a^b"), Err(NameError::ForbiddenChar('^')));
+        let parts = NameParts {
+            boxes: vec!["a^b".into()],
+            ..NameParts::default()
+        };
+        assert_eq!(
+            parts.to_internal("DELETED"),
+            Err(NameError::ForbiddenChar('^'))
+        );
+        // A `.` in a user id is what `^` is for.
+        assert_eq!(ns.user_inbox("john.doe").unwrap().as_str(), "user.john^doe");
+    }
+
+    #[test]
+    fn name_parts_with_a_bang_that_would_move_the_domain_are_refused() {
+        let parts = NameParts {
+            localpart: Some("bob".into()),
+            boxes: vec!["a!b".into()],
+            ..NameParts::default()
+        };
+        assert_eq!(
+            parts.to_internal("DELETED"),
+            Err(NameError::ForbiddenChar('!'))
+        );
+        let with_domain = NameParts {
+            domain: Some("example.com".into()),
+            ..parts.clone()
+        };
+        let int = with_domain.to_internal("DELETED").unwrap();
+        assert_eq!(int.parts("DELETED"), with_domain);
+        let bad_domain = NameParts {
+            domain: Some("a!b".into()),
+            ..parts
+        };
+        assert_eq!(
+            bad_domain.to_internal("DELETED"),
+            Err(NameError::ForbiddenChar('!'))
         );
     }
 

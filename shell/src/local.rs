@@ -157,7 +157,7 @@ pub fn prepare(dir: &Path, ports: &Ports) -> Result<(), LocalError> {
         let addresses = |conf: &mut Vec<(String, String)>| {
             for (b, p) in [("backend1", ports.backend1), ("backend2", ports.backend2)] {
                 for (proto, port) in ["imap", "pop3", "lmtp"].iter().zip(p) {
-                    conf.push((format!("{b}_{proto}_address"), format!("127.0.0.1:{port}")));
+                    conf.push((format!("{b}_{proto}"), format!("127.0.0.1:{port}")));
                 }
             }
         };
@@ -401,6 +401,24 @@ pub async fn serve(dir: &Path) -> Result<(), LocalError> {
             report(
                 "backend imapd",
                 daemons::imapd::run(conf, false, l, s).await,
+            )
+        });
+        let conf = load(dir, host, "pop3")?;
+        let l = listen(p[1]).await?;
+        let s = shutdown.clone();
+        tasks.spawn(async move {
+            report(
+                "backend pop3d",
+                daemons::pop3d::run(conf, false, l, s).await,
+            )
+        });
+        let conf = load(dir, host, "lmtp")?;
+        let l = listen(p[2]).await?;
+        let s = shutdown.clone();
+        tasks.spawn(async move {
+            report(
+                "backend lmtpd",
+                daemons::lmtpd::run(conf, false, Some(l), None, s).await,
             )
         });
     }

@@ -1,7 +1,7 @@
 //! Administrative commands: ACL (RFC 4314), QUOTA (RFC 2087/9208 as Cyrus 3.6 speaks it),
 //! METADATA (RFC 5464, with the entries cyradm's `info`, `mboxcfg` and `setinfo` use), and the
 //! murder's MUPDATEPUSH, LOCALCREATE and LOCALDELETE (reference §5.5). XFER and RECONSTRUCT
-//! answer here too; XFER is a hook for the transfer work of a later issue.
+//! answer here too; XFER's work is in [`super::xfer`].
 //!
 //! | command | who |
 //! |---|---|
@@ -706,11 +706,11 @@ async fn setmetadata(
 // Murder and maintenance
 // ---------------------------------------------------------------------------------------------
 
-/// XFER (and RENAME with a server location). Moving mailboxes between backends is the work
-/// of a later issue; until then the command is checked and refused with `NO [CANNOT]`.
+/// XFER (and RENAME with a server location): checks the arguments, then moves the user or
+/// mailbox with [`super::xfer`].
 pub async fn xfer(
     s: &mut Session,
-    _tag: &Tag,
+    tag: &Tag,
     mailbox: &[u8],
     server: &[u8],
     partition: Option<&[u8]>,
@@ -726,8 +726,13 @@ pub async fn xfer(
     if server == s.ctx.servername.as_bytes() {
         return Err(Fail::no("Invalid server requested"));
     }
-    let _ = mailbox;
-    Err(Fail::code(Code::Cannot, "XFER not yet available"))
+    let server = std::str::from_utf8(server)
+        .ok()
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| Fail::no("Invalid server requested"))?
+        .to_owned();
+    let partition = partition.map(|p| String::from_utf8_lossy(p).to_ascii_lowercase());
+    super::xfer::start(s, tag, mailbox, &server, partition.as_deref()).await
 }
 
 async fn reconstruct(s: &mut Session, tag: &Tag, mailbox: &[u8]) -> R {

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod mailboxes;
 pub mod messages;
 pub mod murder;
+pub mod xfer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -522,6 +523,11 @@ impl Session {
             | CommandBody::MupdatePush { .. }
             | CommandBody::LocalCreate { .. }
             | CommandBody::LocalDelete { .. }) => admin::dispatch(self, &tag, body).await,
+            CommandBody::Other { name, raw }
+                if name.as_str().eq_ignore_ascii_case(xfer::COMMAND) =>
+            {
+                xfer::import_command(self, &tag, &raw).await
+            }
             _ => {
                 self.bad(&tag, "Unrecognized command");
                 Ok(())

@@ -9,7 +9,7 @@ use protocol::config::imapd::ImapdConf;
 use protocol::imap::framing::{Frame, Limits, Role};
 use tokio::net::TcpStream;
 
-use crate::backends::{backend_address, forced_mechs, proxy_authname, proxy_password};
+use crate::backends::{backend_address, proxy_credentials, short_host};
 use crate::net::FramedConn;
 use crate::sasl::ClientAuth;
 use crate::tls::Stream;
@@ -90,7 +90,8 @@ impl Backend {
         server: &str,
         user: &str,
     ) -> Result<Backend, BackendError> {
-        let (host, port) = backend_address(conf, server, "imap");
+        let (host, port) = backend_address(conf, server, "imap")
+            .ok_or_else(|| io_err(server, "no usable address for this server name"))?;
         let tcp = TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|e| io_err(server, e))?;
@@ -170,9 +171,14 @@ impl Backend {
             .filter_map(|c| c.strip_prefix("AUTH="))
             .map(str::to_owned)
             .collect();
-        let authname = proxy_authname(conf);
-        let password = proxy_password(conf, &self.server);
-        let forced = forced_mechs(conf, &self.server);
+        let (authname, password) =
+            proxy_credentials(conf, &self.server).ok_or_else(|| BackendError::AuthFailed {
+                server: self.server.clone(),
+                message: "no proxy_password (or <shorthost>_password) is set".into(),
+            })?;
+        let forced = conf
+            .mechs_for_server(short_host(&self.server))
+            .or_else(|| conf.get_str("force_sasl_client_mech"));
         let (mut client, initial) = ClientAuth::start(
             &offered,
             forced.as_deref(),

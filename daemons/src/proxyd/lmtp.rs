@@ -18,7 +18,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::{TcpListener, TcpStream, UnixListener};
 use tokio_util::sync::CancellationToken;
 
-use crate::backends::{backend_address, proxy_authname, proxy_password};
+use crate::backends::{backend_address, proxy_credentials};
 use crate::mboxdb::{MailboxDb, MbState};
 use crate::net::{serve, ConnCounter};
 use crate::service::Conn;
@@ -331,7 +331,8 @@ async fn transaction(
     paths: &[&str],
     body: &[u8],
 ) -> Result<Vec<String>, String> {
-    let (host, port) = backend_address(&ctx.conf, server, "lmtp");
+    let (host, port) =
+        backend_address(&ctx.conf, server, "lmtp").ok_or("no usable address for this server")?;
     let tcp = tokio::time::timeout(
         Duration::from_secs(10),
         TcpStream::connect((host.as_str(), port)),
@@ -361,8 +362,8 @@ async fn transaction(
         if !mechs.split_whitespace().any(|m| m == "PLAIN") {
             return Err("no usable AUTH mechanism".into());
         }
-        let authname = proxy_authname(&ctx.conf);
-        let pw = proxy_password(&ctx.conf, server);
+        let (authname, pw) =
+            proxy_credentials(&ctx.conf, server).ok_or("no proxy_password is set")?;
         let ir = B64.encode(format!("\0{authname}\0{pw}"));
         b.get_mut()
             .write_all(format!("AUTH PLAIN {ir}\r\n").as_bytes())

@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::backends::{backend_address, proxy_authname, proxy_password};
+use crate::backends::{backend_address, proxy_credentials};
 use crate::mboxdb::{MailboxDb, MbState};
 use crate::net::{serve, ConnCounter};
 use crate::sasl::ServerAuth;
@@ -61,7 +61,9 @@ async fn backend(
     user: &str,
 ) -> Result<(BufReader<TcpStream>, String), String> {
     let unavailable = || "-ERR [SYS/TEMP] Server(s) unavailable to complete operation".to_string();
-    let (host, port) = backend_address(&ctx.conf, server, "pop3");
+    let (host, port) = backend_address(&ctx.conf, server, "pop3").ok_or_else(unavailable)?;
+    let (authname, password) = proxy_credentials(&ctx.conf, server)
+        .ok_or_else(|| "-ERR [SYS/TEMP] Authentication to backend server failed".to_string())?;
     let tcp = tokio::time::timeout(
         Duration::from_secs(10),
         TcpStream::connect((host.as_str(), port)),
@@ -75,11 +77,7 @@ async fn backend(
     if !l.starts_with("+OK") {
         return Err(unavailable());
     }
-    let ir = B64.encode(format!(
-        "{user}\0{}\0{}",
-        proxy_authname(&ctx.conf),
-        proxy_password(&ctx.conf, server)
-    ));
+    let ir = B64.encode(format!("{user}\0{authname}\0{password}"));
     b.get_mut()
         .write_all(format!("AUTH PLAIN {ir}\r\n").as_bytes())
         .await

@@ -177,13 +177,21 @@ pub fn string(i: &[u8]) -> PResult<'_, Cow<'_, [u8]>> {
     }
 }
 
+/// Whether `i` starts a quoted string or a literal rather than an atom. `~` is an atom char, so
+/// it starts a (binary) literal only when `{` follows: `~bob` is an atom. Code that dispatches
+/// on a value's first byte should use this rather than testing for `~` alone.
+pub fn starts_string(i: &[u8]) -> bool {
+    matches!(i, [b'"' | b'{', ..] | [b'~', b'{', ..])
+}
+
 /// `astring`: 1*ASTRING-CHAR or a string.
 pub fn astring(i: &[u8]) -> PResult<'_, Cow<'_, [u8]>> {
-    match i.first() {
-        Some(b'"') | Some(b'{') | Some(b'~') => string(i),
-        _ => take_while1(is_astring_char)
+    if starts_string(i) {
+        string(i)
+    } else {
+        take_while1(is_astring_char)
             .parse(i)
-            .map(|(r, s)| (r, Cow::Borrowed(s))),
+            .map(|(r, s)| (r, Cow::Borrowed(s)))
     }
 }
 
@@ -200,16 +208,18 @@ pub fn nstring(i: &[u8]) -> PResult<'_, Option<Cow<'_, [u8]>>> {
 
 /// `list-mailbox`: 1*list-char or a string (LIST/LSUB patterns).
 pub fn list_mailbox(i: &[u8]) -> PResult<'_, Cow<'_, [u8]>> {
-    match i.first() {
-        Some(b'"') | Some(b'{') | Some(b'~') => string(i),
-        _ => take_while1(is_list_char)
+    if starts_string(i) {
+        string(i)
+    } else {
+        take_while1(is_list_char)
             .parse(i)
-            .map(|(r, s)| (r, Cow::Borrowed(s))),
+            .map(|(r, s)| (r, Cow::Borrowed(s)))
     }
 }
 
 /// Whether a value can be sent as an atom (also used for astrings: a bare `NIL` would be read
-/// as nil in an nstring position, so it is never sent bare).
+/// as nil in an nstring position, so it is never sent bare). A leading `~` is fine: `{` is not
+/// an astring char, so an atom can never look like the start of a binary literal `~{`.
 pub fn can_be_atom(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_astring_char(b)) && !s.eq_ignore_ascii_case(b"NIL")
 }
@@ -325,6 +335,32 @@ mod tests {
         o.push(b' ');
         write_astring(&mut o, b"a\r\nb", LiteralMode::NonSync);
         assert_eq!(o, b"INBOX \"\" \"NIL\" {4+}\r\na\r\nb");
+    }
+
+    #[test]
+    fn an_atom_starting_with_tilde_is_not_a_binary_literal() {
+        let mut o = Vec::new();
+        write_astring(&mut o, b"~bob", LiteralMode::Sync);
+        assert_eq!(o, b"~bob");
+        assert_eq!(
+            astring(b"~bob ").unwrap(),
+            (&b" "[..], Cow::Borrowed(&b"~bob"[..]))
+        );
+        assert_eq!(astring(b"~ ").unwrap().1.as_ref(), b"~");
+        assert_eq!(list_mailbox(b"~bob.% ").unwrap().1.as_ref(), b"~bob.%");
+        assert_eq!(astring(b"~{2}\r\nab").unwrap().1.as_ref(), b"ab");
+        assert_eq!(list_mailbox(b"~{1}\r\n*").unwrap().1.as_ref(), b"*");
+        assert!(astring(b"~{2}\r\na").is_err());
+    }
+
+    #[test]
+    fn select_of_a_mailbox_starting_with_tilde_parses() {
+        use crate::imap::command::{Command, CommandBody};
+        let cmd = Command::parse(b"a1 SELECT ~bob\r\n").unwrap();
+        assert!(
+            matches!(&cmd.body, CommandBody::Select { mailbox, .. } if mailbox == b"~bob"),
+            "{cmd:?}"
+        );
     }
 
     proptest! {

@@ -31,6 +31,15 @@ enum Tok {
     Special(u8),
 }
 
+/// Adds an escaped byte to a quoted string or comment. CR and LF are dropped even when
+/// escaped: they only occur there as folding, unescaped ones are dropped too, and no value
+/// this module produces holds a line break, so [`write_addresses`] never has to write one.
+fn push_unfolded(s: &mut Vec<u8>, e: u8) {
+    if e != b'\r' && e != b'\n' {
+        s.push(e);
+    }
+}
+
 fn tokenize(v: &[u8]) -> Vec<Tok> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -46,7 +55,7 @@ fn tokenize(v: &[u8]) -> Vec<Tok> {
                         b'"' => break,
                         b'\\' => {
                             if let Some(&e) = v.get(i) {
-                                s.push(e);
+                                push_unfolded(&mut s, e);
                                 i += 1;
                             }
                         }
@@ -77,7 +86,7 @@ fn tokenize(v: &[u8]) -> Vec<Tok> {
                         }
                         b'\\' => {
                             if let Some(&e) = v.get(i) {
-                                s.push(e);
+                                push_unfolded(&mut s, e);
                                 i += 1;
                             }
                         }
@@ -328,8 +337,14 @@ fn write_word(out: &mut Vec<u8>, w: &[u8], dots: bool) {
         out.extend_from_slice(w);
         return;
     }
+    write_quoted(out, w);
+}
+
+/// Writes `s` as one quoted string (the tokenizer reads it back as exactly `s`, CR and LF
+/// aside, which parsed values never hold).
+fn write_quoted(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
-    for &b in w {
+    for &b in s {
         if b == b'"' || b == b'\\' {
             out.push(b'\\');
         }
@@ -340,8 +355,42 @@ fn write_word(out: &mut Vec<u8>, w: &[u8], dots: bool) {
     out.push(b'"');
 }
 
+/// Writes a host so that its tokens glue back to exactly `host`: a dot-atom as is, a
+/// well-formed domain literal (`[1.2.3.4]`, one `]` at the end) as is, anything else (what
+/// the lenient parser glued from quoted strings, stray brackets, `:` and so on) quoted.
+fn write_host(out: &mut Vec<u8>, host: &[u8]) {
+    let dot_atom = host.iter().all(|&b| is_atext(b) || b == b'.');
+    let literal = host.len() >= 2
+        && host.first() == Some(&b'[')
+        && memchr::memchr(b']', host) == Some(host.len() - 1)
+        && !host.iter().any(|&b| b == b'\r' || b == b'\n');
+    if dot_atom || literal {
+        out.extend_from_slice(host);
+    } else {
+        write_quoted(out, host);
+    }
+}
+
+/// Writes a source route (`@a,@b`) so that it reads back the same: it always starts with `@`
+/// (the parser only sees a route there); the rest is written as is when made of atoms and
+/// `@ , .`, else quoted, since a `:` or a quoted string inside it would otherwise end the
+/// route early or lose its quotes.
+fn write_adl(out: &mut Vec<u8>, adl: &[u8]) {
+    out.push(b'@');
+    let rest = adl.strip_prefix(b"@").unwrap_or(adl);
+    if rest
+        .iter()
+        .all(|&b| is_atext(b) || matches!(b, b'.' | b'@' | b','))
+    {
+        out.extend_from_slice(rest);
+    } else {
+        write_quoted(out, rest);
+    }
+}
+
 /// Writes addresses back as an RFC 5322 address list (`Name <local@host>, group: ...;`), the
-/// inverse of [`parse_addresses`] for addresses it can produce.
+/// inverse of [`parse_addresses`] for every list it can produce: `parse_addresses(&write_addresses(&l))
+/// == l`. Display names, local parts and hosts that are not plain atoms are quoted.
 pub fn write_addresses(list: &[Address]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut need_comma = false;
@@ -371,13 +420,13 @@ pub fn write_addresses(list: &[Address]) -> Vec<u8> {
                 }
                 out.push(b'<');
                 if let Some(adl) = &a.adl {
-                    out.extend_from_slice(adl);
+                    write_adl(&mut out, adl);
                     out.push(b':');
                 }
                 write_word(&mut out, local.as_deref().unwrap_or_default(), true);
                 if host.as_slice() != UNSPECIFIED_DOMAIN {
                     out.push(b'@');
-                    out.extend_from_slice(host);
+                    write_host(&mut out, host);
                 }
                 out.push(b'>');
                 need_comma = true;

@@ -273,7 +273,9 @@ pub enum ServerRole {
 pub enum Greeting {
     /// The MUPDATE form with its four strings.
     Mupdate(ServerInfo),
-    /// Another `* OK` line, kept as received (without its line end).
+    /// Another `* OK` line, kept as received (without its line end). It must be UTF-8: a
+    /// non-UTF-8 line is refused ([`ResponseError::NotUtf8`]) rather than copied lossily, since
+    /// a lossy copy would no longer match the octet counts of its literals.
     Other(String),
 }
 
@@ -290,7 +292,8 @@ pub enum BannerLine {
     PartialUpdate,
     /// `* OK ...`: the end of the banner.
     Ok(Greeting),
-    /// Any other untagged line, kept as received (without its line end) and ignored.
+    /// Any other untagged line, kept as received (without its line end) and ignored. Like
+    /// [`Greeting::Other`], it must be UTF-8.
     Other(String),
 }
 
@@ -357,6 +360,10 @@ pub enum ResponseError {
     /// The input ended before the banner's `* OK` line.
     #[error("banner ended before its `* OK` line")]
     Incomplete,
+    /// An untagged line kept verbatim ([`BannerLine::Other`], [`Greeting::Other`]) is not
+    /// UTF-8. Cyrus servers send ASCII here.
+    #[error("untagged line is not UTF-8")]
+    NotUtf8,
 }
 
 impl Response {
@@ -649,12 +656,18 @@ fn untagged(msg: &[u8], mut cur: Cursor<'_>, max: usize) -> Result<Response, Res
     }
     let line = msg.strip_suffix(b"\n").unwrap_or(msg);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let line_text = || String::from_utf8_lossy(line).into_owned();
+    // Kept verbatim, literals included, so that it re-encodes to the same bytes: a lossy copy
+    // would change the octet count under a literal's `{n}`.
+    let line_text = || {
+        std::str::from_utf8(line)
+            .map(str::to_owned)
+            .map_err(|_| ResponseError::NotUtf8)
+    };
     // Cyrus clients end the banner at the first line starting `* OK`, in any case.
     if kw_upper.starts_with(b"OK") {
         let greeting = match greeting(kw, ch, cur, max) {
             Some(info) => Greeting::Mupdate(info),
-            None => Greeting::Other(line_text()),
+            None => Greeting::Other(line_text()?),
         };
         return Ok(Response::Banner(BannerLine::Ok(greeting)));
     }
@@ -674,7 +687,7 @@ fn untagged(msg: &[u8], mut cur: Cursor<'_>, max: usize) -> Result<Response, Res
         b"STARTTLS" => BannerLine::Starttls,
         b"COMPRESS" => BannerLine::Compress(words()),
         b"PARTIAL-UPDATE" => BannerLine::PartialUpdate,
-        _ => BannerLine::Other(line_text()),
+        _ => BannerLine::Other(line_text()?),
     };
     Ok(Response::Banner(line))
 }
@@ -719,6 +732,16 @@ fn greeting(kw: &[u8], ch: Option<u8>, mut cur: Cursor<'_>, max: usize) -> Optio
     })
 }
 
+/// Writes ` "<word>"` for `* AUTH` and `* COMPRESS`. The quotes are not a quoted string:
+/// readers (Cyrus's and [`Response::decode`]) split these lines at white space and strip one
+/// quote from each end of a word, with no unescaping, so the word goes between them as is.
+/// Escaping a `"` or `\` here would add a backslash to what is read back.
+fn write_banner_word(out: &mut Vec<u8>, word: &str) {
+    out.extend_from_slice(b" \"");
+    out.extend_from_slice(word.as_bytes());
+    out.push(b'"');
+}
+
 impl BannerLine {
     /// Writes the line as a Cyrus server does, with its CRLF.
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -726,16 +749,14 @@ impl BannerLine {
             BannerLine::Auth(mechs) => {
                 out.extend_from_slice(b"* AUTH");
                 for m in mechs {
-                    out.push(b' ');
-                    write_quoted(out, m.as_bytes());
+                    write_banner_word(out, m);
                 }
             }
             BannerLine::Starttls => out.extend_from_slice(b"* STARTTLS"),
             BannerLine::Compress(algs) => {
                 out.extend_from_slice(b"* COMPRESS");
                 for a in algs {
-                    out.push(b' ');
-                    write_quoted(out, a.as_bytes());
+                    write_banner_word(out, a);
                 }
             }
             BannerLine::PartialUpdate => out.extend_from_slice(b"* PARTIAL-UPDATE"),
@@ -948,5 +969,50 @@ impl ResponseReader {
 impl Default for ResponseReader {
     fn default() -> Self {
         ResponseReader::new(Limits::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_utf8_banner_line_is_refused_rather_than_copied_lossily() {
+        // Fuzz finding: a lossy copy of `{2}\r\n\xe2\n` re-encoded with three octets under `{2}`.
+        let wire = b"* OK {2}\r\n\xe2\nX\n";
+        assert_eq!(Banner::decode(wire), Err(ResponseError::NotUtf8));
+        assert_eq!(
+            Response::decode(b"* X-FUTURE \xff\r\n"),
+            Err(ResponseError::NotUtf8)
+        );
+        // A UTF-8 line with a literal is kept byte for byte and re-encodes to the same bytes.
+        let wire = "* OK {4}\r\n\u{e9}x\nX\r\n".as_bytes();
+        let b = Banner::decode(wire).unwrap();
+        assert_eq!(
+            b.greeting,
+            Greeting::Other("* OK {4}\r\n\u{e9}x\nX".to_owned())
+        );
+        assert_eq!(Banner::decode(&b.to_bytes()), Ok(b));
+    }
+
+    #[test]
+    fn banner_words_with_quotes_or_backslashes_read_back_unchanged() {
+        // Fuzz finding: `\0"` was written escaped as `"\0\""` and read back as `\0\"`.
+        let wire = b"* AUTH AT \x00\"\x00 x\\y\r\n* COMPRESS \"\"D\"\r\n* OK ready\r\n";
+        let b = Banner::decode(wire).unwrap();
+        assert_eq!(b.mechanisms, ["AT", "\0\"\0", "x\\y"]);
+        assert_eq!(b.compress, ["\"D"]);
+        assert_eq!(Banner::decode(&b.to_bytes()), Ok(b));
+        let cyrus = Banner::cyrus(
+            vec!["PLAIN".into(), "DIGEST-MD5".into()],
+            false,
+            true,
+            "m",
+            "3.6.1",
+            ServerRole::Master,
+        );
+        assert!(cyrus
+            .to_bytes()
+            .starts_with(b"* AUTH \"PLAIN\" \"DIGEST-MD5\"\r\n* COMPRESS \"DEFLATE\"\r\n"));
     }
 }

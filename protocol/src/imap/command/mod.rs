@@ -836,7 +836,7 @@ impl<'a> Cursor<'a> {
                     Ok((r, _)) => i = r,
                     Err(_) => return Err(self.bad(what)),
                 },
-                Some(b'{' | b'~') => match syntax::literal(i) {
+                Some(b'{' | b'~') if syntax::starts_string(i) => match syntax::literal(i) {
                     Ok((r, _)) => i = r,
                     Err(_) => return Err(self.bad(what)),
                 },

@@ -118,7 +118,7 @@ pub(super) fn raw_value(i: &[u8], depth: usize) -> PResult<'_, &[u8]> {
                 };
             }
         }
-        Some(b'"') | Some(b'{') | Some(b'~') => syntax::string(i)?.0,
+        _ if syntax::starts_string(i) => syntax::string(i)?.0,
         _ => {
             // An atom, possibly with a bracketed section (`BODY[1.MIME]`) and `<origin>`.
             let (mut r, _) =
