@@ -469,3 +469,68 @@ fn bench_frontend_vs_direct() {
         after.saturating_sub(before) / 200
     );
 }
+
+#[test]
+fn select_fetch_copy_and_move_across_backends() {
+    let mut m = murder();
+    assert_eq!(lmtp_send(&m, &["alice"]), "refused []");
+    let mut alice = Imap::login(m.proxyd.addr, "alice", "alicepw");
+    let r = alice.ok("SELECT INBOX");
+    assert!(r.iter().any(|l| l == "* 1 EXISTS"), "{r:?}");
+    let r = alice.ok("FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+    assert!(
+        r.iter().any(|l| l.contains("through the frontend")),
+        "{r:?}"
+    );
+    // APPEND with a synchronising literal to a mailbox on the other backend.
+    let msg = "Subject: appended\r\n\r\nhi\r\n";
+    let r = alice.cmd(&format!("APPEND shared {{{}}}\r\n{msg}", msg.len()));
+    assert!(r.is_ok(), "{r:?}");
+    // COPY from backend1 to backend2 is emulated; MOVE removes the original only afterwards.
+    let r = alice.cmd("COPY 1 shared");
+    assert!(r.is_ok(), "{r:?}");
+    assert!(messages(&mut alice, "shared").contains("MESSAGES 2"));
+    let r = alice.cmd("MOVE 1 shared");
+    assert!(r.is_ok(), "{r:?}");
+    assert!(r.untagged.iter().any(|l| l == "* 1 EXPUNGE"), "{r:?}");
+    assert!(messages(&mut alice, "shared").contains("MESSAGES 3"));
+    // SELECT switches backend.
+    let r = alice.ok("SELECT shared");
+    assert!(r.iter().any(|l| l == "* 3 EXISTS"), "{r:?}");
+    alice.ok("FETCH 1:* (FLAGS)");
+    // The selected backend goes away: this session ends with BYE; others live on.
+    let mut bob = Imap::login(m.proxyd.addr, "bob", "bobpw");
+    let mut alice2 = Imap::login(m.proxyd.addr, "alice", "alicepw");
+    alice2.ok("SELECT INBOX");
+    drop(alice);
+    let mut raw = std::net::TcpStream::connect(m.proxyd.addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    {
+        use std::io::Write;
+        raw.write_all(b"a LOGIN alice alicepw\r\nb SELECT shared\r\n")
+            .unwrap();
+    }
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains("b OK") {
+        use std::io::Read;
+        let n = raw.read(&mut buf).unwrap();
+        assert!(n > 0, "{seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    m.backends[1].1.stop();
+    {
+        use std::io::{Read, Write};
+        raw.write_all(b"c NOOP\r\n").unwrap();
+        let mut rest = String::new();
+        let _ = raw.read_to_string(&mut rest);
+        assert!(
+            rest.starts_with("* BYE Fatal error: Lost connection to selected backend"),
+            "{rest}"
+        );
+    }
+    let r = bob.no("STATUS INBOX (MESSAGES)");
+    assert!(r.starts_with("[UNAVAILABLE]"), "{r}");
+    alice2.ok("NOOP");
+    assert!(messages(&mut alice2, "INBOX").contains("MESSAGES 0"));
+}
