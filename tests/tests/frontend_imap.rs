@@ -1,5 +1,6 @@
-//! The frontend IMAP proxy through real processes: our MUPDATE master, two backends, and a
-//! frontend running a slave and `proxyd` (reference §4). Clients talk to the frontend only.
+//! The frontend through real processes: our MUPDATE master, two backends (imapd, lmtpd,
+//! pop3d), and a frontend running a slave, `proxyd`, `lmtpproxyd` and `pop3proxyd` (reference
+//! §4). Clients (ours, and python's imaplib, poplib and smtplib.LMTP) talk to the frontend only.
 
 #[path = "support/imap.rs"]
 mod imap;
