@@ -15,6 +15,7 @@ pub mod mboxdb;
 pub mod mupdate;
 pub mod net;
 pub mod pop3d;
+pub mod proxyd;
 pub mod sasl;
 pub mod service;
 pub mod store;

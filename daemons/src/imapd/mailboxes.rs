@@ -177,6 +177,8 @@ pub async fn local_entry(s: &Session, name: &InternalName) -> R<Option<MailboxEn
     match e {
         Some(e) if e.state() == MbState::Reserved => Err(Fail::no(RESERVED)),
         Some(e) if matches!(e.state(), MbState::Local | MbState::Moving) => Ok(Some(e)),
+        // A frontend answers ACL questions and LIST from the MUPDATE copy.
+        Some(e) if s.ctx.frontend && e.state() == MbState::Remote => Ok(Some(e)),
         _ => Ok(None),
     }
 }
@@ -1072,8 +1074,11 @@ async fn subscribe(s: &mut Session, tag: &Tag, mailbox: &[u8], on: bool) -> R {
         })
     })?;
     if on {
-        // Only mailboxes the user can see may be subscribed (Cyrus's rule).
-        if open(s, mailbox, Rights::LOOKUP).await.is_err() {
+        // Only mailboxes the user can see may be subscribed (Cyrus's rule), unless
+        // `allowallsubscribe` (a murder backend: the frontend checked the murder-wide name).
+        if !s.ctx.conf.get_switch("allowallsubscribe")
+            && open(s, mailbox, Rights::LOOKUP).await.is_err()
+        {
             return Err(Fail::no("Subscribe: Mailbox does not exist"));
         }
         run(s, move |_| store.subscribe(&user, &name)).await??;
@@ -1117,7 +1122,9 @@ async fn visible(s: &Session) -> R<Vec<Seen>> {
     let all = run(s, |ctx| ctx.mboxdb.all()).await??;
     let mut out: Vec<((u8, Vec<u8>), Seen)> = Vec::new();
     for entry in all {
-        if !matches!(entry.state(), MbState::Local | MbState::Moving) {
+        let usable = matches!(entry.state(), MbState::Local | MbState::Moving)
+            || (s.ctx.frontend && entry.state() == MbState::Remote);
+        if !usable {
             continue;
         }
         let Ok(name) = InternalName::new(&entry.name) else {
@@ -1312,7 +1319,11 @@ async fn list(
     }
 
     // Special-use attributes: the session user's private annotation on their mailboxes.
-    let store = store(s)?;
+    // A frontend has no store: it knows no special-use (as Cyrus's, reference §4.5).
+    let store = s.store();
+    if store.is_none() && !s.ctx.frontend {
+        return Err(Fail::no(UNAVAILABLE));
+    }
     let user = s.user_name().to_owned();
     let wanted: Vec<(usize, String)> = rows
         .iter()
@@ -1325,6 +1336,9 @@ async fn list(
     let st = store.clone();
     let special: HashMap<usize, String> = run(s, move |_| {
         let mut out = HashMap::new();
+        let Some(st) = st else {
+            return out;
+        };
         if user.is_empty() {
             return out;
         }
@@ -1409,14 +1423,13 @@ async fn list(
                 rights: m.rights.to_string().into_bytes(),
             });
         }
-        if let Some(items) = &ret_status {
+        if let (Some(items), Some(store)) = (&ret_status, &store) {
             if m.rights.contains(Rights::READ) {
                 let owner = InternalName::new(&m.entry.name)
                     .ok()
                     .and_then(|n| n.owner())
                     .is_some_and(|o| o == s.user_name());
-                if let Ok(values) = status_values(s, &store, &m.entry, owner, items.clone()).await?
-                {
+                if let Ok(values) = status_values(s, store, &m.entry, owner, items.clone()).await? {
                     s.data(Data::Status {
                         mailbox: name.as_bytes().to_vec(),
                         items: values,

@@ -107,6 +107,8 @@ pub struct Context {
     pub failed_login_pause: Duration,
     /// Idle timeout (`timeout`, Cyrus default 32 minutes).
     pub idle_timeout: Duration,
+    /// A frontend (`mupdate_server` without `proxyservers`): commands go to backends.
+    pub frontend: bool,
 }
 
 impl Context {
@@ -190,6 +192,8 @@ pub struct Session {
     pub referrals_ok: bool,
     /// The client's address.
     pub peer: SocketAddr,
+    /// On a frontend: the session's backend connections ([`crate::proxyd`]).
+    pub proxy: crate::proxyd::State,
 }
 
 /// Makes response text from any string (CR/LF/NUL become spaces so it is always valid).
@@ -403,6 +407,14 @@ impl Session {
                     }
                 }
                 Frame::Message(m) => match Command::parse(&m) {
+                    // A frontend routes commands to backends once the user is known.
+                    Ok(cmd) if self.phase != Phase::NotAuthenticated && self.ctx.frontend => {
+                        crate::proxyd::dispatch(self, m, cmd).await?;
+                        if self.phase == Phase::Logout {
+                            self.flush().await?;
+                            return Ok(());
+                        }
+                    }
                     Ok(cmd) => {
                         self.dispatch(cmd).await?;
                         if self.phase == Phase::Logout {
@@ -420,7 +432,8 @@ impl Session {
         }
     }
 
-    async fn dispatch(&mut self, cmd: Command) -> HResult {
+    /// Runs one command here (on a frontend: the commands it answers itself).
+    pub async fn dispatch(&mut self, cmd: Command) -> HResult {
         let Command { tag, body } = cmd;
         // Commands allowed in any state.
         match body {
@@ -808,6 +821,7 @@ pub async fn handle(ctx: Arc<Context>, stream: Stream, peer: SocketAddr, guard: 
         enabled: Vec::new(),
         referrals_ok: false,
         peer,
+        proxy: crate::proxyd::State::default(),
     };
     if s.ctx.implicit_tls {
         let Some(cfg) = s.ctx.tls.clone() else {
@@ -865,6 +879,7 @@ pub fn context(conf: ImapdConf, implicit_tls: bool) -> Result<Context, String> {
             .get_duration("timeout")
             .unwrap_or(Duration::from_secs(32 * 60))
             .max(Duration::from_secs(30 * 60)),
+        frontend: conf.is_frontend(),
         conf,
         mboxdb,
         store,

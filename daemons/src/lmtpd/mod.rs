@@ -615,6 +615,10 @@ pub async fn run(
     unix: Option<UnixListener>,
     shutdown: CancellationToken,
 ) -> Result<(), String> {
+    // A frontend (`mupdate_server`, no `proxyservers`) proxies to the backends (§4.12).
+    if conf.is_frontend() {
+        return crate::proxyd::lmtp::run(conf, preauth_tcp, tcp, unix, shutdown).await;
+    }
     let ctx = Arc::new(Context::new(conf, preauth_tcp)?);
     let tcp_task = tcp.map(|l| {
         let ctx = ctx.clone();

@@ -686,6 +686,10 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), String> {
+    // A frontend (`mupdate_server`, no `proxyservers`) proxies to the backends (§4.13).
+    if conf.is_frontend() {
+        return crate::proxyd::pop3::run(conf, implicit_tls, listener, shutdown).await;
+    }
     let ctx = Arc::new(Context::new(conf, implicit_tls)?);
     let counter = ctx.connections.clone();
     serve(listener, shutdown, counter, move |stream, peer, guard| {
