@@ -518,3 +518,166 @@ pub async fn run(
     print(&report, ctx, out).map_err(|e| e.to_string())?;
     Ok(report.exit_code())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use daemons::mboxdb::MbFlags;
+
+    fn local(name: &str, partition: &str, acl: &str) -> MailboxEntry {
+        MailboxEntry {
+            name: name.into(),
+            partition: partition.into(),
+            acl: acl.into(),
+            uniqueid: format!("u-{name}"),
+            ..Default::default()
+        }
+    }
+
+    fn kinds(r: &Report) -> Vec<(&str, &str)> {
+        r.findings
+            .iter()
+            .map(|f| (f.kind, f.mailbox.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn every_kind_of_difference() {
+        let acl = "alice\tlrs\t";
+        let b1 = backend_view(
+            vec![
+                local("user.ok", "default", acl),
+                local("user.nomaster", "default", acl),
+                local("user.dup", "default", acl),
+                local("user.moved", "p2", acl),
+                local("user.acl", "default", "alice\tlrswipkxtecdan\t"),
+                MailboxEntry {
+                    flags: MbFlags::RESERVED,
+                    ..local("user.reserved", "default", "")
+                },
+            ],
+            "backend1",
+        );
+        let b2 = backend_view(vec![local("user.dup", "default", acl)], "backend2");
+        let mut master = View::new();
+        for (n, loc) in [
+            ("user.ok", "backend1!default"),
+            ("user.dup", "backend1!default"),
+            ("user.moved", "backend1!default"),
+            ("user.acl", "backend1!default"),
+            ("user.gone", "backend2!default"),
+            ("user.elsewhere", "backend9!default"),
+        ] {
+            master.insert(n.into(), Entry::active(loc, acl));
+        }
+        let mut slave = master.clone();
+        slave.remove("user.ok");
+        slave.insert("user.stale".into(), Entry::active("backend1!default", acl));
+        slave.insert("user.acl".into(), Entry::active("backend1!default", "x\tl\t"));
+        let v = Views {
+            master: Some(master),
+            backends: vec![("backend1".into(), b1), ("backend2".into(), b2)],
+            slaves: vec![("frontend".into(), slave)],
+        };
+        let r = diff(&v);
+        assert_eq!(
+            kinds(&r),
+            [
+                ("duplicate", "user.dup"),
+                ("missing-on-master", "user.nomaster"),
+                ("extra-on-master", "user.gone"),
+                ("wrong-location", "user.moved"),
+                ("acl-mismatch", "user.acl"),
+                ("extra-on-slave", "user.stale"),
+                ("missing-on-slave", "user.ok"),
+                ("slave-differs", "user.acl"),
+            ]
+        );
+        assert_eq!(r.exit_code(), 1);
+        assert!(r.summary().contains("out of sync"), "{}", r.summary());
+        assert!(r.findings[0].line().contains("backend1 (backend1!default) and backend2"));
+    }
+
+    #[test]
+    fn in_sync_and_errors() {
+        let acl = "alice\tlrs\t";
+        let b1 = backend_view(vec![local("user.a", "default", acl)], "backend1");
+        let mut master = View::new();
+        master.insert("user.a".into(), Entry::active("backend1!default", acl));
+        let v = Views {
+            master: Some(master.clone()),
+            backends: vec![("backend1".into(), b1)],
+            slaves: vec![("frontend".into(), master)],
+        };
+        let mut r = diff(&v);
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        assert_eq!(r.exit_code(), 0);
+        assert_eq!(r.summary(), "1 mailboxes compared: in sync");
+        r.errors.push("master down".into());
+        assert_eq!(r.exit_code(), 2);
+    }
+
+    /// Writes `n` synthetic mailboxes per list to real mailboxes.db files and times reading
+    /// them plus the comparison. `MURDER_DIFF_BENCH=1000000` for the full figure (release).
+    #[test]
+    fn diff_speed() {
+        let n: usize = std::env::var("MURDER_DIFF_BENCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000);
+        let dir = tempfile::tempdir().unwrap();
+        let acl = "admin\tlrswipkxtecda\tanyone\tlrs\t";
+        let name = |i: usize| format!("user.u{i:07}");
+        let (b1, b2, fe) = (
+            dir.path().join("b1"),
+            dir.path().join("b2"),
+            dir.path().join("fe"),
+        );
+        let write = |path: &std::path::Path, f: &dyn Fn(usize) -> Option<MailboxEntry>| {
+            let db = MailboxDb::open_in(path).unwrap();
+            db.write(|tx| {
+                for i in 0..n {
+                    if let Some(e) = f(i) {
+                        tx.put(&e);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        };
+        write(&b1, &|i| (i % 2 == 0).then(|| local(&name(i), "default", acl)));
+        write(&b2, &|i| (i % 2 == 1).then(|| local(&name(i), "default", acl)));
+        let loc = |i: usize| format!("backend{}!default", 1 + i % 2);
+        write(&fe, &|i| {
+            Some(daemons::mupdate::slave::entry_from_record(
+                &protocol::mupdate::MailboxRecord::active(name(i), loc(i), acl),
+            ))
+        });
+        let master: View = (0..n)
+            .map(|i| (name(i), Entry::active(&loc(i), acl)))
+            .collect();
+        let start = std::time::Instant::now();
+        let v = Views {
+            master: Some(master),
+            backends: vec![
+                (
+                    "backend1".into(),
+                    backend_view(read_db(&b1).unwrap(), "backend1"),
+                ),
+                (
+                    "backend2".into(),
+                    backend_view(read_db(&b2).unwrap(), "backend2"),
+                ),
+            ],
+            slaves: vec![("frontend".into(), slave_view(read_db(&fe).unwrap()))],
+        };
+        let read = start.elapsed();
+        let r = diff(&v);
+        let total = start.elapsed();
+        eprintln!(
+            "diff of {n} mailboxes (2 backends, master, 1 slave): read {read:?}, total {total:?}"
+        );
+        assert!(r.findings.is_empty(), "{:?}", r.findings.first());
+        assert_eq!(r.compared, n);
+    }
+}
