@@ -883,6 +883,56 @@ command_table! {
         ],
     }
 
+    /// `resyncmurder`: repair one backend's entries at the master (`ctl_mboxlist -m`).
+    ResyncMurder {
+        name: "resyncmurder",
+        aliases: &["mresync"],
+        origin: Origin::Murder,
+        options: &[
+            MUPDATE_OPT,
+            MUPDATE_USER_OPT,
+            flag("yes", "apply the plan without asking"),
+            valued("winner", "list", "MAILBOX=BACKEND,...: which copy of a mailbox held by two backends wins"),
+        ],
+        args: range(1, 1),
+        arg_kinds: &[ArgKind::Server],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "resyncmurder [--mupdate host:port] [--yes] [--winner mailbox=backend,...] backend",
+        summary: "repair the master's entries for one backend",
+        help: "Compares the backend's mailboxes.db with the master as ctl_mboxlist -m does \
+               and prints the plan in its words (Remove from MUPDATE, Force Activate, Remove \
+               remote flag on, Remove Local Mailbox). Nothing changes without --yes (at a \
+               terminal it asks). A mailbox held by two backends is left out until --winner \
+               says which copy wins. After the changes, each frontend slave on this machine is \
+               kicked so it catches up at once.",
+        examples: &["mresync backend1", "resyncmurder --yes backend2", "mresync --yes --winner user.carol=backend2 backend1"],
+    }
+
+    /// `testauth`: reachability, TLS, mechanisms and identities of every server.
+    TestAuth {
+        name: "testauth",
+        aliases: &["mtestauth"],
+        origin: Origin::Murder,
+        options: &[MUPDATE_OPT, MUPDATE_USER_OPT, BACKEND_OPT, FRONTEND_OPT],
+        args: range(0, 0),
+        arg_kinds: &[],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "testauth [--mupdate host:port] [--mupdate-user user] [--backend list] [--frontend list]",
+        summary: "test every server's login and the murder's identities",
+        help: "For the master, each backend and each frontend: whether it is reachable (with \
+               latency), its greeting, whether it offers STARTTLS, its SASL mechanisms, and a \
+               login as the admin with each of PLAIN, LOGIN, SCRAM-SHA-1 and SCRAM-SHA-256 it \
+               offers. Then the murder's own identities, read from the hosts' imapd.conf files \
+               when they are on this machine: each backend's and the slave's mupdate_authname \
+               log in to the master and are in its admins; the frontend's proxy_authname logs \
+               in to each backend on behalf of a user (proxyservers) and is not in the \
+               backend's admins. One line of diagnosis follows the table for each failure; \
+               with -e the exit status is 1 when any check failed.",
+        examples: &["testauth", "testauth --mupdate 10.0.0.5:3905 --backend b1=10.0.0.6:143"],
+    }
+
     /// `xfermailbox`: XFER.
     XferMailbox {
         name: "xfermailbox",

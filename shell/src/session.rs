@@ -1480,7 +1480,11 @@ impl Session {
                 .await?;
                 Ok(None)
             }
-            CommandId::ListMurder | CommandId::DiffMurder | CommandId::MurderStatus => {
+            CommandId::ListMurder
+            | CommandId::DiffMurder
+            | CommandId::MurderStatus
+            | CommandId::TestAuth
+            | CommandId::ResyncMurder => {
                 let ctx = self.murder_ctx();
                 let code = match inv.command {
                     CommandId::ListMurder => crate::murder::list::run(inv, &ctx, io.out)
@@ -1496,6 +1500,14 @@ impl Session {
                             }
                         }
                     }
+                    CommandId::ResyncMurder => {
+                        crate::murder::resync::run(inv, &ctx, io.out, io.err)
+                            .await
+                            .map_err(Fail::Local)?
+                    }
+                    CommandId::TestAuth => crate::murder::testauth::run(inv, &ctx, io.out)
+                        .await
+                        .map_err(Fail::Local)?,
                     _ => crate::murder::status::run(inv, &ctx, io.out)
                         .await
                         .map_err(Fail::Local)?,

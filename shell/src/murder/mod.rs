@@ -25,7 +25,9 @@
 
 pub mod diff;
 pub mod list;
+pub mod resync;
 pub mod status;
+pub mod testauth;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

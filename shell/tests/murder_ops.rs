@@ -1,0 +1,181 @@
+//! The murder-wide commands (`listmurder`, `diffmurder`, `murderstatus`) against a real local
+//! murder (`murder local up` in a temporary MURDER_HOME), with faults injected behind the
+//! master's back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use daemons::mboxdb::{MailboxDb, MailboxEntry};
+
+const BIN: &str = env!("CARGO_BIN_EXE_murder");
+
+struct Murder {
+    home: tempfile::TempDir,
+    base: u16,
+}
+
+impl Drop for Murder {
+    fn drop(&mut self) {
+        let _ = self.cmd().args(["local", "down"]).output();
+    }
+}
+
+fn port_free(p: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+}
+
+impl Murder {
+    fn up() -> Murder {
+        let home = tempfile::tempdir().unwrap();
+        // A base whose every port is free; spread by pid so parallel runs rarely collide.
+        let mut base = 20000 + (std::process::id() % 300) as u16 * 100;
+        let offsets = [905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024];
+        while !offsets.iter().all(|o| port_free(base + o)) {
+            base = base.wrapping_add(37) % 50000 + 10000;
+        }
+        let m = Murder { home, base };
+        let out = m.cmd().args(["local", "up"]).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        m
+    }
+
+    fn dir(&self) -> &Path {
+        self.home.path()
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.env("MURDER_HOME", self.home.path())
+            .env("MURDER_BASE_PORT", self.base.to_string())
+            .env("MURDER_AUTOSTART", "0")
+            .env_remove("MURDER_PASSWORD");
+        c
+    }
+
+    /// Runs shell commands without connecting anywhere.
+    fn run(&self, args: &[&str], commands: &str) -> Output {
+        self.cmd()
+            .arg("--no-connect")
+            .args(args)
+            .args(["-e", commands])
+            .output()
+            .unwrap()
+    }
+
+    /// Runs commands as admin on a backend's IMAP port.
+    fn on_backend(&self, n: u16, commands: &str) {
+        let port = self.base + 1143 + (n - 1) * 1000;
+        let out = self
+            .cmd()
+            .args(["127.0.0.1", &port.to_string(), "-u", "admin"])
+            .arg("--password-file")
+            .arg(self.dir().join("admin.pw"))
+            .arg("--cafile")
+            .arg(self.dir().join("tls/ca.pem"))
+            .args(["-e", commands])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+
+    fn configdir(&self, host: &str) -> PathBuf {
+        self.dir().join(host).join("conf")
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn list_status_and_diff_with_faults() {
+    let m = Murder::up();
+    m.on_backend(1, "cm user.alice; cm user.bob; sam user.bob anyone lrs");
+    m.on_backend(2, "cm user.carol");
+
+    // Until the slave has caught up, diff reports it; then it is in sync.
+    wait_for("an in-sync murder", || m.run(&[], "mdiff").status.code() == Some(0));
+    let out = m.run(&[], "mdiff");
+    assert_eq!(text(&out.stdout), "3 mailboxes compared: in sync\n");
+
+    // listmurder in each format, with filters.
+    let out = m.run(&[], "lmurder");
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(s.contains("user.alice backend1!default (active) alice lrswipkxtecdan"), "{s}");
+    assert!(s.contains("user.bob backend1!default (active) bob lrswipkxtecdan anyone lrs"), "{s}");
+    assert!(s.contains("user.carol backend2!default (active)"), "{s}");
+    let out = m.run(&["-o", "json"], "lmurder --server backend2");
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["mailbox"], "user.carol");
+    assert_eq!(lines[0]["state"], "active");
+    assert_eq!(lines[0]["type"], "murder_mailbox");
+    let out = m.run(&["-o", "table"], "lmurder user.%");
+    let s = text(&out.stdout);
+    assert!(s.contains("mailbox") && s.contains("location") && s.contains("user.bob"), "{s}");
+    let out = m.run(&[], "lmurder --state reserved");
+    assert_eq!(text(&out.stdout), "");
+
+    // Status: every server up, the slave connected.
+    let out = m.run(&[], "mstatus");
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{s}{}", text(&out.stderr));
+    assert_eq!(s.lines().filter(|l| l.contains(" up ")).count(), 5, "{s}");
+    assert!(s.contains("state=connected"), "{s}");
+
+    // Fault 1: user.bob removed from backend1's mailboxes.db behind the master's back.
+    let b1 = MailboxDb::open_in(&m.configdir("backend1")).unwrap();
+    assert!(b1.delete("user.bob").unwrap());
+    // Fault 2: user.carol duplicated on backend1.
+    b1.put(&MailboxEntry {
+        name: "user.carol".into(),
+        partition: "default".into(),
+        acl: "carol\tlrswipkxtecdan\t".into(),
+        uniqueid: "dup-carol".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let out = m.run(&[], "mdiff");
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("duplicate: user.carol is on backend1 (backend1!default) and backend2 (backend2!default)"), "{s}");
+    assert!(s.contains("extra on master: user.bob (master says backend1!default, backend1 does not hold it)"), "{s}");
+    assert!(s.ends_with("3 mailboxes compared: out of sync: 1 duplicate, 1 extra-on-master\n"), "{s}");
+    let out = m.run(&["-o", "json"], "mdiff");
+    let last: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "murder_diff_summary");
+    assert_eq!(last["differences"], 2);
+
+    // Fault 3: the master down (a port nobody listens on).
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let master = format!("--mupdate 127.0.0.1:{dead}");
+    let out = m.run(&[], &format!("mdiff {master}"));
+    assert_eq!(out.status.code(), Some(2));
+    let e = text(&out.stderr);
+    assert!(e.contains("mupdate is not reachable on master"), "{e}");
+    let out = m.run(&[], &format!("mstatus {master}"));
+    assert_eq!(out.status.code(), Some(1));
+    let s = text(&out.stdout);
+    assert!(s.contains(&format!("master master 127.0.0.1:{dead} DOWN")), "{s}");
+    assert!(s.contains("(connection refused)"), "{s}");
+    let out = m.run(&[], &format!("lmurder {master}"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("listmurder: mupdate is not reachable"));
+}
