@@ -160,6 +160,69 @@ fn list_status_and_diff_with_faults() {
     assert_eq!(last["type"], "murder_diff_summary");
     assert_eq!(last["differences"], 2);
 
+    // Resync backend1: a dry run first, then --yes; the duplicate is held back until a
+    // winner is named.
+    let out = m.run(&[], "mresync backend1");
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}{}", text(&out.stderr));
+    assert!(s.contains("Remove from MUPDATE: user.bob\n"), "{s}");
+    assert!(s.contains("user.carol: held by two backends; refused until --winner user.carol=BACKEND"), "{s}");
+    assert!(s.contains("dry run: nothing changed"), "{s}");
+    assert_eq!(m.run(&[], "mdiff").status.code(), Some(1));
+    let out = m.run(&[], "mresync --yes --winner user.carol=backend2 backend1");
+    let s = text(&out.stdout);
+    assert!(s.contains("user.carol: backend2 wins; left alone here"), "{s}");
+    assert!(s.contains("backend1: 1 removed from the master, 0 activated"), "{s}");
+    assert!(s.contains("slave frontend: caught up"), "{s}");
+    // The master no longer lists user.bob; only the duplicate is left (the operator
+    // deletes backend1's copy).
+    let out = m.run(&[], "lmurder user.bob");
+    assert_eq!(text(&out.stdout), "");
+    wait_for("the slave to drop user.bob", || {
+        text(&m.run(&[], "mdiff").stdout).ends_with("out of sync: 1 duplicate\n")
+    });
+    b1.delete("user.carol").unwrap();
+    assert_eq!(m.run(&[], "mdiff").status.code(), Some(0));
+
+    // A mailbox missing on the master (created behind its back on backend2) is pushed.
+    let b2 = MailboxDb::open_in(&m.configdir("backend2")).unwrap();
+    b2.put(&MailboxEntry {
+        name: "user.dora".into(),
+        partition: "default".into(),
+        acl: "dora\tlrswipkxtecdan\t".into(),
+        uniqueid: "u-dora".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let s = text(&m.run(&[], "mdiff").stdout);
+    assert!(s.contains("missing on master: user.dora (on backend2 at backend2!default)"), "{s}");
+    let s = text(&m.run(&[], "mresync --yes backend2").stdout);
+    assert!(s.contains("Force Activate: user.dora"), "{s}");
+    wait_for("a repaired murder", || m.run(&[], "mdiff").status.code() == Some(0));
+
+    // testauth: everything passes, then a wrong proxy password is diagnosed.
+    let out = m.run(&[], "testauth");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let conf = m.dir().join("frontend/imapd.conf");
+    let orig = std::fs::read_to_string(&conf).unwrap();
+    let bad: String = orig
+        .lines()
+        .map(|l| {
+            if l.starts_with("proxy_password:") {
+                "proxy_password: wrong\n".to_owned()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&conf, bad).unwrap();
+    let out = m.run(&[], "testauth");
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("backend1 refuses proxy user murder:"), "{s}");
+    assert!(s.contains("backend2 refuses proxy user murder:"), "{s}");
+    std::fs::write(&conf, orig).unwrap();
+
     // Fault 3: the master down (a port nobody listens on).
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -175,6 +238,9 @@ fn list_status_and_diff_with_faults() {
     let s = text(&out.stdout);
     assert!(s.contains(&format!("master master 127.0.0.1:{dead} DOWN")), "{s}");
     assert!(s.contains("(connection refused)"), "{s}");
+    let out = m.run(&[], &format!("testauth {master}"));
+    let s = text(&out.stdout);
+    assert!(s.contains(&format!("mupdate is not running on the master (connection refused at 127.0.0.1:{dead})")), "{s}");
     let out = m.run(&[], &format!("lmurder {master}"));
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).starts_with("listmurder: mupdate is not reachable"));
