@@ -803,9 +803,9 @@ command_table! {
         examples: &["ver"],
     }
 
-    /// `listmurder`: the master's mailbox list over MUPDATE.
+    /// `murderlist`: the master's mailbox list over MUPDATE.
     ListMurder {
-        name: "listmurder",
+        name: "murderlist",
         aliases: &["lmurder"],
         origin: Origin::Murder,
         options: &[
@@ -818,7 +818,7 @@ command_table! {
         arg_kinds: &[ArgKind::Pattern],
         repeat_from: None,
         needs_connection: false,
-        usage: "listmurder [--mupdate host:port] [--mupdate-user user] [--server server] \
+        usage: "murderlist [--mupdate host:port] [--mupdate-user user] [--server server] \
                 [--state active|reserved] [pattern]",
         summary: "list the master's mailbox database",
         help: "Lists the MUPDATE master's database: each mailbox with its location \
@@ -831,14 +831,14 @@ command_table! {
         examples: &[
             "lmurder",
             "lmurder user.alice*",
-            "listmurder --server backend2 --state active",
+            "murderlist --server backend2 --state active",
             "lmurder --mupdate mupdate.example.com:3905 --mupdate-user admin user.%",
         ],
     }
 
-    /// `diffmurder`: compare the backends', the master's and the slaves' lists.
+    /// `murderdiff`: compare the backends', the master's and the slaves' lists.
     DiffMurder {
-        name: "diffmurder",
+        name: "murderdiff",
         aliases: &["mdiff"],
         origin: Origin::Murder,
         options: &[MUPDATE_OPT, MUPDATE_USER_OPT, BACKEND_OPT, SLAVE_OPT],
@@ -846,7 +846,7 @@ command_table! {
         arg_kinds: &[],
         repeat_from: None,
         needs_connection: false,
-        usage: "diffmurder [--mupdate host:port] [--mupdate-user user] [--backend list] [--slave list]",
+        usage: "murderdiff [--mupdate host:port] [--mupdate-user user] [--backend list] [--slave list]",
         summary: "compare the backends, the master and the slaves",
         help: "Compares, mailbox by mailbox, each backend's own list (its mailboxes.db, read \
                directly: run on the local murder or on the backend), the master's list (MUPDATE \
@@ -856,7 +856,7 @@ command_table! {
                backends, and slaves that differ from the master, then a summary line. With \
                -e, the shell's exit status is 0 in sync, 1 differences, 2 a list could not be \
                read.",
-        examples: &["mdiff", "diffmurder --slave frontend=127.0.0.1:3905", "murder -o json -e mdiff"],
+        examples: &["mdiff", "murderdiff --slave frontend=127.0.0.1:3905", "mdiff --mupdate 127.0.0.1:3905"],
     }
 
     /// `murderstatus`: every server up or down.
@@ -883,9 +883,9 @@ command_table! {
         ],
     }
 
-    /// `resyncmurder`: repair one backend's entries at the master (`ctl_mboxlist -m`).
+    /// `murderresync`: repair one backend's entries at the master (`ctl_mboxlist -m`).
     ResyncMurder {
-        name: "resyncmurder",
+        name: "murderresync",
         aliases: &["mresync"],
         origin: Origin::Murder,
         options: &[
@@ -898,7 +898,7 @@ command_table! {
         arg_kinds: &[ArgKind::Server],
         repeat_from: None,
         needs_connection: false,
-        usage: "resyncmurder [--mupdate host:port] [--yes] [--winner mailbox=backend,...] backend",
+        usage: "murderresync [--mupdate host:port] [--yes] [--winner mailbox=backend,...] backend",
         summary: "repair the master's entries for one backend",
         help: "Compares the backend's mailboxes.db with the master as ctl_mboxlist -m does \
                and prints the plan in its words (Remove from MUPDATE, Force Activate, Remove \
@@ -906,7 +906,7 @@ command_table! {
                terminal it asks). A mailbox held by two backends is left out until --winner \
                says which copy wins. After the changes, each frontend slave on this machine is \
                kicked so it catches up at once.",
-        examples: &["mresync backend1", "resyncmurder --yes backend2", "mresync --yes --winner user.carol=backend2 backend1"],
+        examples: &["mresync backend1", "murderresync --yes backend2", "mresync --yes --winner user.carol=backend2 backend1"],
     }
 
     /// `testauth`: reachability, TLS, mechanisms and identities of every server.

@@ -1495,7 +1495,7 @@ impl Session {
                         match crate::murder::diff::run(inv, &ctx, io.out, io.err).await {
                             Ok(c) => c,
                             Err(e) => {
-                                let _ = writeln!(io.err, "diffmurder: {e}");
+                                let _ = writeln!(io.err, "murderdiff: {e}");
                                 2
                             }
                         }

@@ -1,4 +1,4 @@
-//! The murder-wide commands (`listmurder`, `diffmurder`, `murderstatus`) against a real local
+//! The murder-wide commands (`murderlist`, `murderdiff`, `murderstatus`) against a real local
 //! murder (`murder local up` in a temporary MURDER_HOME), with faults injected behind the
 //! master's back.
 
@@ -30,7 +30,9 @@ impl Murder {
         let home = tempfile::tempdir().unwrap();
         // A base whose every port is free; spread by pid so parallel runs rarely collide.
         let mut base = 20000 + (std::process::id() % 300) as u16 * 100;
-        let offsets = [905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024];
+        let offsets = [
+            905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024,
+        ];
         while !offsets.iter().all(|o| port_free(base + o)) {
             base = base.wrapping_add(37) % 50000 + 10000;
         }
@@ -103,16 +105,24 @@ fn list_status_and_diff_with_faults() {
     m.on_backend(2, "cm user.carol");
 
     // Until the slave has caught up, diff reports it; then it is in sync.
-    wait_for("an in-sync murder", || m.run(&[], "mdiff").status.code() == Some(0));
+    wait_for("an in-sync murder", || {
+        m.run(&[], "mdiff").status.code() == Some(0)
+    });
     let out = m.run(&[], "mdiff");
     assert_eq!(text(&out.stdout), "3 mailboxes compared: in sync\n");
 
-    // listmurder in each format, with filters.
+    // murderlist in each format, with filters.
     let out = m.run(&[], "lmurder");
     let s = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(s.contains("user.alice backend1!default (active) alice lrswipkxtecdan"), "{s}");
-    assert!(s.contains("user.bob backend1!default (active) bob lrswipkxtecdan anyone lrs"), "{s}");
+    assert!(
+        s.contains("user.alice backend1!default (active) alice lrswipkxtecdan"),
+        "{s}"
+    );
+    assert!(
+        s.contains("user.bob backend1!default (active) bob lrswipkxtecdan anyone lrs"),
+        "{s}"
+    );
     assert!(s.contains("user.carol backend2!default (active)"), "{s}");
     let out = m.run(&["-o", "json"], "lmurder --server backend2");
     let lines: Vec<serde_json::Value> = text(&out.stdout)
@@ -125,7 +135,10 @@ fn list_status_and_diff_with_faults() {
     assert_eq!(lines[0]["type"], "murder_mailbox");
     let out = m.run(&["-o", "table"], "lmurder user.%");
     let s = text(&out.stdout);
-    assert!(s.contains("mailbox") && s.contains("location") && s.contains("user.bob"), "{s}");
+    assert!(
+        s.contains("mailbox") && s.contains("location") && s.contains("user.bob"),
+        "{s}"
+    );
     let out = m.run(&[], "lmurder --state reserved");
     assert_eq!(text(&out.stdout), "");
 
@@ -152,8 +165,16 @@ fn list_status_and_diff_with_faults() {
     let s = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{s}");
     assert!(s.contains("duplicate: user.carol is on backend1 (backend1!default) and backend2 (backend2!default)"), "{s}");
-    assert!(s.contains("extra on master: user.bob (master says backend1!default, backend1 does not hold it)"), "{s}");
-    assert!(s.ends_with("3 mailboxes compared: out of sync: 1 duplicate, 1 extra-on-master\n"), "{s}");
+    assert!(
+        s.contains(
+            "extra on master: user.bob (master says backend1!default, backend1 does not hold it)"
+        ),
+        "{s}"
+    );
+    assert!(
+        s.ends_with("3 mailboxes compared: out of sync: 1 duplicate, 1 extra-on-master\n"),
+        "{s}"
+    );
     let out = m.run(&["-o", "json"], "mdiff");
     let last: serde_json::Value =
         serde_json::from_str(text(&out.stdout).lines().last().unwrap()).unwrap();
@@ -166,13 +187,22 @@ fn list_status_and_diff_with_faults() {
     let s = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{s}{}", text(&out.stderr));
     assert!(s.contains("Remove from MUPDATE: user.bob\n"), "{s}");
-    assert!(s.contains("user.carol: held by two backends; refused until --winner user.carol=BACKEND"), "{s}");
+    assert!(
+        s.contains("user.carol: held by two backends; refused until --winner user.carol=BACKEND"),
+        "{s}"
+    );
     assert!(s.contains("dry run: nothing changed"), "{s}");
     assert_eq!(m.run(&[], "mdiff").status.code(), Some(1));
     let out = m.run(&[], "mresync --yes --winner user.carol=backend2 backend1");
     let s = text(&out.stdout);
-    assert!(s.contains("user.carol: backend2 wins; left alone here"), "{s}");
-    assert!(s.contains("backend1: 1 removed from the master, 0 activated"), "{s}");
+    assert!(
+        s.contains("user.carol: backend2 wins; left alone here"),
+        "{s}"
+    );
+    assert!(
+        s.contains("backend1: 1 removed from the master, 0 activated"),
+        "{s}"
+    );
     assert!(s.contains("slave frontend: caught up"), "{s}");
     // The master no longer lists user.bob; only the duplicate is left (the operator
     // deletes backend1's copy).
@@ -195,10 +225,15 @@ fn list_status_and_diff_with_faults() {
     })
     .unwrap();
     let s = text(&m.run(&[], "mdiff").stdout);
-    assert!(s.contains("missing on master: user.dora (on backend2 at backend2!default)"), "{s}");
+    assert!(
+        s.contains("missing on master: user.dora (on backend2 at backend2!default)"),
+        "{s}"
+    );
     let s = text(&m.run(&[], "mresync --yes backend2").stdout);
     assert!(s.contains("Force Activate: user.dora"), "{s}");
-    wait_for("a repaired murder", || m.run(&[], "mdiff").status.code() == Some(0));
+    wait_for("a repaired murder", || {
+        m.run(&[], "mdiff").status.code() == Some(0)
+    });
 
     // testauth: everything passes, then a wrong proxy password is diagnosed.
     let out = m.run(&[], "testauth");
@@ -236,12 +271,20 @@ fn list_status_and_diff_with_faults() {
     let out = m.run(&[], &format!("mstatus {master}"));
     assert_eq!(out.status.code(), Some(1));
     let s = text(&out.stdout);
-    assert!(s.contains(&format!("master master 127.0.0.1:{dead} DOWN")), "{s}");
+    assert!(
+        s.contains(&format!("master master 127.0.0.1:{dead} DOWN")),
+        "{s}"
+    );
     assert!(s.contains("(connection refused)"), "{s}");
     let out = m.run(&[], &format!("testauth {master}"));
     let s = text(&out.stdout);
-    assert!(s.contains(&format!("mupdate is not running on the master (connection refused at 127.0.0.1:{dead})")), "{s}");
+    assert!(
+        s.contains(&format!(
+            "mupdate is not running on the master (connection refused at 127.0.0.1:{dead})"
+        )),
+        "{s}"
+    );
     let out = m.run(&[], &format!("lmurder {master}"));
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).starts_with("listmurder: mupdate is not reachable"));
+    assert!(text(&out.stderr).starts_with("murderlist: mupdate is not reachable"));
 }

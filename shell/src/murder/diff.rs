@@ -1,4 +1,4 @@
-//! `diffmurder`: each backend's own list, the master's list and each frontend slave's list,
+//! `murderdiff`: each backend's own list, the master's list and each frontend slave's list,
 //! compared mailbox by mailbox.
 //!
 //! Every list becomes a hash map keyed by name ([`View`]); [`diff`] then walks each map
@@ -185,7 +185,9 @@ pub fn diff(v: &Views) -> Report {
         owner.reserve(view.len());
         for name in view.keys() {
             if let Some(&first) = owner.get(name.as_str()) {
-                dups.entry(name.as_str()).or_insert_with(|| vec![first]).push(i);
+                dups.entry(name.as_str())
+                    .or_insert_with(|| vec![first])
+                    .push(i);
             } else {
                 owner.insert(name.as_str(), i);
             }
@@ -448,7 +450,7 @@ pub async fn gather(topo: &Topology, user: &str, pw: &str) -> (Views, Vec<String
                 Err(e) => errors.push(format!("{}: {e}", b.name)),
             },
             None => errors.push(format!(
-                "{}: its mailboxes.db is not on this machine (run diffmurder on the backend or the local murder)",
+                "{}: its mailboxes.db is not on this machine (run murderdiff on the backend or the local murder)",
                 b.name
             )),
         }
@@ -500,7 +502,7 @@ pub fn print(report: &Report, ctx: &Ctx, out: &mut dyn std::io::Write) -> std::i
     out.flush()
 }
 
-/// Runs `diffmurder`; returns the exit code (0, 1 or 2).
+/// Runs `murderdiff`; returns the exit code (0, 1 or 2).
 pub async fn run(
     inv: &Invocation,
     ctx: &Ctx,
@@ -513,7 +515,7 @@ pub async fn run(
     let mut report = diff(&views);
     report.errors = errors;
     for e in &report.errors {
-        let _ = writeln!(err, "diffmurder: {e}");
+        let _ = writeln!(err, "murderdiff: {e}");
     }
     print(&report, ctx, out).map_err(|e| e.to_string())?;
     Ok(report.exit_code())
@@ -573,7 +575,10 @@ mod tests {
         let mut slave = master.clone();
         slave.remove("user.ok");
         slave.insert("user.stale".into(), Entry::active("backend1!default", acl));
-        slave.insert("user.acl".into(), Entry::active("backend1!default", "x\tl\t"));
+        slave.insert(
+            "user.acl".into(),
+            Entry::active("backend1!default", "x\tl\t"),
+        );
         let v = Views {
             master: Some(master),
             backends: vec![("backend1".into(), b1), ("backend2".into(), b2)],
@@ -595,7 +600,9 @@ mod tests {
         );
         assert_eq!(r.exit_code(), 1);
         assert!(r.summary().contains("out of sync"), "{}", r.summary());
-        assert!(r.findings[0].line().contains("backend1 (backend1!default) and backend2"));
+        assert!(r.findings[0]
+            .line()
+            .contains("backend1 (backend1!default) and backend2"));
     }
 
     #[test]
@@ -645,8 +652,12 @@ mod tests {
             })
             .unwrap();
         };
-        write(&b1, &|i| (i % 2 == 0).then(|| local(&name(i), "default", acl)));
-        write(&b2, &|i| (i % 2 == 1).then(|| local(&name(i), "default", acl)));
+        write(&b1, &|i| {
+            (i % 2 == 0).then(|| local(&name(i), "default", acl))
+        });
+        write(&b2, &|i| {
+            (i % 2 == 1).then(|| local(&name(i), "default", acl))
+        });
         let loc = |i: usize| format!("backend{}!default", 1 + i % 2);
         write(&fe, &|i| {
             Some(daemons::mupdate::slave::entry_from_record(

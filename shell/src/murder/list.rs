@@ -1,4 +1,4 @@
-//! `listmurder`: the master's mailbox list, streamed as MUPDATE sends it.
+//! `murderlist`: the master's mailbox list, streamed as MUPDATE sends it.
 //!
 //! Each record is printed as it arrives (JSON lines at once, tables a page at a time), so
 //! a million entries take no more memory than one page.
@@ -101,7 +101,7 @@ pub fn write_record(out: &mut Out<'_>, r: &MailboxRecord) -> std::io::Result<()>
     )
 }
 
-/// Runs `listmurder`. Returns how many entries were printed.
+/// Runs `murderlist`. Returns how many entries were printed.
 pub async fn run(inv: &Invocation, ctx: &Ctx, out: &mut dyn std::io::Write) -> Result<u64, String> {
     let filter = Filter::from_invocation(inv)?;
     let topo = Topology::for_invocation(inv)?;

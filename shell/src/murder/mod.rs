@@ -1,7 +1,7 @@
 //! The murder's own commands: looking at the murder as a whole rather than at one server.
 //!
-//! * `listmurder` (`lmurder`): the master's mailbox list over MUPDATE, streamed.
-//! * `diffmurder` (`mdiff`): each backend's list, the master's and each frontend slave's,
+//! * `murderlist` (`lmurder`): the master's mailbox list over MUPDATE, streamed.
+//! * `murderdiff` (`mdiff`): each backend's list, the master's and each frontend slave's,
 //!   compared mailbox by mailbox ([`diff`]).
 //! * `murderstatus` (`mstatus`): every server up or down, its banner and latency, and each
 //!   frontend slave's connection to the master ([`status`]).
@@ -14,7 +14,7 @@
 //! use murder_shell::murder::diff::{diff, Entry, Views};
 //! use std::collections::HashMap;
 //!
-//! let mut v = Views::default();
+//! let mut v = Views { master: Some(HashMap::new()), ..Views::default() };
 //! let mut b1 = HashMap::new();
 //! b1.insert("user.alice".to_string(), Entry::active("backend1!default", "alice\tlrs\t"));
 //! v.backends.push(("backend1".into(), b1));
@@ -182,10 +182,9 @@ impl Topology {
     /// local murder's admin, else the shell's user and password.
     pub fn credentials(&self, inv: &Invocation, ctx: &Ctx) -> Result<(String, String), String> {
         if let Some(u) = inv.value("mupdate-user") {
-            let pw = ctx
-                .password
-                .clone()
-                .ok_or("no password for --mupdate-user (give --password-file or MURDER_PASSWORD)")?;
+            let pw = ctx.password.clone().ok_or(
+                "no password for --mupdate-user (give --password-file or MURDER_PASSWORD)",
+            )?;
             return Ok((u.to_owned(), pw));
         }
         if let Some(a) = &self.admin {
@@ -193,7 +192,9 @@ impl Topology {
         }
         match &ctx.password {
             Some(p) => Ok((ctx.user.clone(), p.clone())),
-            None => Err("no credentials for the master (give --password-file or MURDER_PASSWORD)".into()),
+            None => Err(
+                "no credentials for the master (give --password-file or MURDER_PASSWORD)".into(),
+            ),
         }
     }
 }

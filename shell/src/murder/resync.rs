@@ -1,4 +1,4 @@
-//! `resyncmurder BACKEND`: repairs what `diffmurder` found between one backend and the
+//! `murderresync BACKEND`: repairs what `murderdiff` found between one backend and the
 //! master, with `ctl_mboxlist -m` semantics (reference §2.10), reusing
 //! [`daemons::ctl_mboxlist`]'s `gather`, `plan` and `push`.
 //!
@@ -30,7 +30,12 @@ use crate::commands::Invocation;
 /// `--winner` values: mailbox → winning backend.
 pub fn winners(inv: &Invocation) -> Result<HashMap<String, String>, String> {
     let mut out = HashMap::new();
-    for w in inv.value("winner").unwrap_or("").split(',').filter(|w| !w.is_empty()) {
+    for w in inv
+        .value("winner")
+        .unwrap_or("")
+        .split(',')
+        .filter(|w| !w.is_empty())
+    {
         let (m, b) = w
             .split_once('=')
             .ok_or_else(|| format!("--winner takes MAILBOX=BACKEND, not {w}"))?;
@@ -39,7 +44,7 @@ pub fn winners(inv: &Invocation) -> Result<HashMap<String, String>, String> {
     Ok(out)
 }
 
-/// Runs `resyncmurder`; returns 0 when nothing was left to do or everything was done, 1 when
+/// Runs `murderresync`; returns 0 when nothing was left to do or everything was done, 1 when
 /// the plan was only shown, mailboxes were held back, or a store failed.
 pub async fn run(
     inv: &Invocation,
@@ -77,7 +82,7 @@ pub async fn run(
     // Duplicates, from every backend's list.
     let (views, errors) = super::diff::gather(&topo, &user, &pw).await;
     for e in &errors {
-        let _ = writeln!(err, "resyncmurder: {e}");
+        let _ = writeln!(err, "murderresync: {e}");
     }
     let report = super::diff::diff(&views);
     let dups: Vec<String> = report
@@ -93,7 +98,14 @@ pub async fn run(
     let mut client = super::connect_master(&master, &user, &pw).await?;
     let view = ctl_mboxlist::gather(&mut client, &local, &opts)
         .await
-        .map_err(|e| format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default()))?;
+        .map_err(|e| {
+            format!(
+                "{e}: {}",
+                std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            )
+        })?;
     let mut plan = ctl_mboxlist::plan(&local, &view, &opts);
     let mut held = 0;
     plan.actions.retain(|a| {
@@ -126,7 +138,7 @@ pub async fn run(
         writeln!(out, "{}", a.warn_line()).map_err(|e| e.to_string())?;
     }
     for n in &plan.notes {
-        let _ = writeln!(err, "resyncmurder: {n}");
+        let _ = writeln!(err, "murderresync: {n}");
     }
     writeln!(
         out,
@@ -152,7 +164,8 @@ pub async fn run(
         }
     };
     if !yes {
-        writeln!(out, "dry run: nothing changed (give --yes to apply)").map_err(|e| e.to_string())?;
+        writeln!(out, "dry run: nothing changed (give --yes to apply)")
+            .map_err(|e| e.to_string())?;
         client.logout().await;
         return Ok(1);
     }
@@ -163,7 +176,11 @@ pub async fn run(
         .await
         .map_err(|e| e.to_string())?;
     client.logout().await;
-    let removed = if plan.actions.iter().any(|a| matches!(a, Action::RemoveLocal { .. })) {
+    let removed = if plan
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::RemoveLocal { .. }))
+    {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -188,10 +205,18 @@ pub async fn run(
                 out,
                 "slave {}: {}",
                 sl.name,
-                if ok { "caught up" } else { "not reachable by its kick socket; it catches up by streaming" }
+                if ok {
+                    "caught up"
+                } else {
+                    "not reachable by its kick socket; it catches up by streaming"
+                }
             )
             .map_err(|e| e.to_string())?;
         }
     }
-    Ok(if pushed.failed.is_empty() && held == 0 { 0 } else { 1 })
+    Ok(if pushed.failed.is_empty() && held == 0 {
+        0
+    } else {
+        1
+    })
 }

@@ -136,13 +136,22 @@ pub fn slave_meta(configdir: &std::path::Path) -> Option<Vec<(&'static str, Stri
     let db = daemons::mboxdb::MailboxDb::open_in(configdir).ok()?;
     let get = |k: &str| db.get_meta(k).ok().flatten();
     Some(vec![
-        ("state", get(meta::STATE).unwrap_or_else(|| "unknown".into())),
-        ("last_sync", get(meta::LAST_SYNC).map(|t| ago(&t)).unwrap_or_default()),
+        (
+            "state",
+            get(meta::STATE).unwrap_or_else(|| "unknown".into()),
+        ),
+        (
+            "last_sync",
+            get(meta::LAST_SYNC).map(|t| ago(&t)).unwrap_or_default(),
+        ),
         (
             "last_sync_count",
             get(meta::LAST_SYNC_COUNT).unwrap_or_default(),
         ),
-        ("last_change", get(meta::LAST_CHANGE).map(|t| ago(&t)).unwrap_or_default()),
+        (
+            "last_change",
+            get(meta::LAST_CHANGE).map(|t| ago(&t)).unwrap_or_default(),
+        ),
     ])
 }
 
@@ -163,7 +172,9 @@ pub async fn run(inv: &Invocation, ctx: &Ctx, out: &mut dyn std::io::Write) -> R
         servers.push(("slave", sl, true));
     }
     if servers.is_empty() {
-        return Err("no servers: run a local murder or give --mupdate, --backend, --frontend".into());
+        return Err(
+            "no servers: run a local murder or give --mupdate, --backend, --frontend".into(),
+        );
     }
     let probes = futures_join(&servers).await;
     let mut o = Out::new(ctx, out);
@@ -184,7 +195,10 @@ pub async fn run(inv: &Invocation, ctx: &Ctx, out: &mut dyn std::io::Write) -> R
             h.port,
             if p.up { "up" } else { "DOWN" },
             p.latency_ms,
-            p.version.as_ref().map(|v| format!(" {v}")).unwrap_or_default()
+            p.version
+                .as_ref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default()
         );
         if !p.up {
             code = 1;
@@ -206,7 +220,14 @@ pub async fn run(inv: &Invocation, ctx: &Ctx, out: &mut dyn std::io::Write) -> R
             }
         }
         fields.push(("slave", s(slave)));
-        fields.push(("detail", s(if p.up { String::new() } else { p.detail.clone() })));
+        fields.push((
+            "detail",
+            s(if p.up {
+                String::new()
+            } else {
+                p.detail.clone()
+            }),
+        ));
         o.record("murder_status", &line, &fields)
             .map_err(|e| e.to_string())?;
     }

@@ -49,10 +49,18 @@ pub struct Check {
 }
 
 fn hostdir(h: &Host) -> Option<std::path::PathBuf> {
-    h.configdir.as_ref().and_then(|c| c.parent()).map(|p| p.to_owned())
+    h.configdir
+        .as_ref()
+        .and_then(|c| c.parent())
+        .map(|p| p.to_owned())
 }
 
-async fn mupdate_login(master: &Host, user: &str, pw: &str, mech: Option<&str>) -> Result<(), String> {
+async fn mupdate_login(
+    master: &Host,
+    user: &str,
+    pw: &str,
+    mech: Option<&str>,
+) -> Result<(), String> {
     let mut c = daemons::mupdate::client::MupdateClient::connect(
         &master.host,
         master.port,
@@ -66,7 +74,11 @@ async fn mupdate_login(master: &Host, user: &str, pw: &str, mech: Option<&str>) 
         password: pw.to_owned(),
         mechs: mech.map(str::to_owned),
     };
-    let r = c.authenticate(&creds).await.map(|_| ()).map_err(|e| e.to_string());
+    let r = c
+        .authenticate(&creds)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
     c.logout().await;
     r
 }
@@ -88,7 +100,11 @@ async fn imap_login(
         password: pw.to_owned(),
         mechanism: mech.map(str::to_owned),
     };
-    let r = c.authenticate(&creds).await.map(|_| ()).map_err(|e| e.to_string());
+    let r = c
+        .authenticate(&creds)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
     c.logout().await;
     r
 }
@@ -98,7 +114,14 @@ struct Checker {
 }
 
 impl Checker {
-    fn push(&mut self, server: &str, check: String, start: Instant, r: Result<String, String>, diag: impl FnOnce(&str) -> String) {
+    fn push(
+        &mut self,
+        server: &str,
+        check: String,
+        start: Instant,
+        r: Result<String, String>,
+        diag: impl FnOnce(&str) -> String,
+    ) {
         let ms = start.elapsed().as_millis();
         let (ok, detail, diagnosis) = match r {
             Ok(d) => (true, d, None),
@@ -145,14 +168,31 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
         let start = Instant::now();
         let p = probe(h, mupdate, timeout).await;
         let what = if mupdate { "mupdate" } else { "imapd" };
-        let name = if role == "master" { "master".to_owned() } else { h.name.clone() };
+        let name = if role == "master" {
+            "master".to_owned()
+        } else {
+            h.name.clone()
+        };
         let addr = format!("{}:{}", h.host, h.port);
         ck.push(
             &name,
             "reachable".into(),
             start,
-            if p.up { Ok(p.detail.clone()) } else { Err(p.detail.clone()) },
-            |e| format!("{what} is not running on {} ({e} at {addr})", if role == "master" { "the master" } else { h.name.as_str() }),
+            if p.up {
+                Ok(p.detail.clone())
+            } else {
+                Err(p.detail.clone())
+            },
+            |e| {
+                format!(
+                    "{what} is not running on {} ({e} at {addr})",
+                    if role == "master" {
+                        "the master"
+                    } else {
+                        h.name.as_str()
+                    }
+                )
+            },
         );
         if !p.up {
             continue;
@@ -161,7 +201,11 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
             server: name.clone(),
             check: "tls".into(),
             ok: true,
-            detail: if p.starttls { "STARTTLS offered".into() } else { "no STARTTLS".into() },
+            detail: if p.starttls {
+                "STARTTLS offered".into()
+            } else {
+                "no STARTTLS".into()
+            },
             ms: 0,
             diagnosis: None,
         });
@@ -185,36 +229,51 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
             } else {
                 imap_login(h, &tls, au, None, ap, Some(mech)).await
             };
-            ck.push(&name, format!("auth {mech} as {au}"), start, r.map(|_| "ok".into()), |e| {
-                format!("{name} refuses {au} with {mech}: {e}")
-            });
+            ck.push(
+                &name,
+                format!("auth {mech} as {au}"),
+                start,
+                r.map(|_| "ok".into()),
+                |e| format!("{name} refuses {au} with {mech}: {e}"),
+            );
         }
     }
 
     // Roles: backends' and the slave's MUPDATE identities on the master.
     if let Some(master) = &topo.master {
-        let master_admins = master_dir.as_deref().and_then(|d| conf_value(d, "admins")).map(|a| {
-            a.split_whitespace().map(str::to_owned).collect::<Vec<_>>()
-        });
+        let master_admins = master_dir
+            .as_deref()
+            .and_then(|d| conf_value(d, "admins"))
+            .map(|a| a.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
         let mut ids: Vec<(String, String, String)> = Vec::new();
         for b in &topo.backends {
             if let Some(d) = hostdir(b) {
-                if let (Some(u), Some(p)) = (conf_value(&d, "mupdate_authname"), conf_value(&d, "mupdate_password")) {
+                if let (Some(u), Some(p)) = (
+                    conf_value(&d, "mupdate_authname"),
+                    conf_value(&d, "mupdate_password"),
+                ) {
                     ids.push((b.name.clone(), u, p));
                 }
             }
         }
         if let Some(d) = &frontend_dir {
-            if let (Some(u), Some(p)) = (conf_value(d, "mupdate_authname"), conf_value(d, "mupdate_password")) {
+            if let (Some(u), Some(p)) = (
+                conf_value(d, "mupdate_authname"),
+                conf_value(d, "mupdate_password"),
+            ) {
                 ids.push(("slave".into(), u, p));
             }
         }
         for (who, u, p) in ids {
             let start = Instant::now();
             let r = mupdate_login(master, &u, &p, None).await;
-            ck.push("master", format!("{who}'s mupdate identity {u}"), start, r.map(|_| "authenticated".into()), |e| {
-                format!("the master refuses {who}'s mupdate identity {u}: {e}")
-            });
+            ck.push(
+                "master",
+                format!("{who}'s mupdate identity {u}"),
+                start,
+                r.map(|_| "authenticated".into()),
+                |e| format!("the master refuses {who}'s mupdate identity {u}: {e}"),
+            );
             if let Some(admins) = &master_admins {
                 let ok = admins.iter().any(|a| a == &u);
                 ck.checks.push(Check {
@@ -223,7 +282,11 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
                     ok,
                     detail: format!("admins: {}", admins.join(" ")),
                     ms: 0,
-                    diagnosis: (!ok).then(|| format!("{u} ({who}) is not in the master's admins: its pushes will be refused")),
+                    diagnosis: (!ok).then(|| {
+                        format!(
+                            "{u} ({who}) is not in the master's admins: its pushes will be refused"
+                        )
+                    }),
                 });
             }
         }
@@ -231,21 +294,32 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
 
     // Roles: the proxy user on each backend.
     if let Some(fd) = &frontend_dir {
-        if let (Some(pu), Some(pp)) = (conf_value(fd, "proxy_authname"), conf_value(fd, "proxy_password")) {
+        if let (Some(pu), Some(pp)) = (
+            conf_value(fd, "proxy_authname"),
+            conf_value(fd, "proxy_password"),
+        ) {
             let authz = crate::local::TEST_USERS[0].0;
             for b in &topo.backends {
                 let bdir = hostdir(b);
                 let proxyservers = bdir.as_deref().and_then(|d| conf_value(d, "proxyservers"));
                 let start = Instant::now();
                 let r = imap_login(b, &tls, &pu, Some(authz), &pp, None).await;
-                let listed = proxyservers.as_ref().map(|l| l.split_whitespace().any(|x| x == pu));
-                ck.push(&b.name, format!("proxy {pu} for {authz}"), start, r.map(|_| "ok".into()), |e| {
-                    if listed == Some(false) {
-                        format!("{} refuses proxy user {pu}: not in proxyservers", b.name)
-                    } else {
-                        format!("{} refuses proxy user {pu}: {e}", b.name)
-                    }
-                });
+                let listed = proxyservers
+                    .as_ref()
+                    .map(|l| l.split_whitespace().any(|x| x == pu));
+                ck.push(
+                    &b.name,
+                    format!("proxy {pu} for {authz}"),
+                    start,
+                    r.map(|_| "ok".into()),
+                    |e| {
+                        if listed == Some(false) {
+                            format!("{} refuses proxy user {pu}: not in proxyservers", b.name)
+                        } else {
+                            format!("{} refuses proxy user {pu}: {e}", b.name)
+                        }
+                    },
+                );
                 if let Some(admins) = bdir.as_deref().and_then(|d| conf_value(d, "admins")) {
                     let is_admin = admins.split_whitespace().any(|a| a == pu);
                     ck.checks.push(Check {
@@ -264,11 +338,7 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
 }
 
 /// Runs `testauth`: 0 when every check passed, else 1.
-pub async fn run(
-    inv: &Invocation,
-    ctx: &Ctx,
-    out: &mut dyn std::io::Write,
-) -> Result<i32, String> {
+pub async fn run(inv: &Invocation, ctx: &Ctx, out: &mut dyn std::io::Write) -> Result<i32, String> {
     let topo = Topology::for_invocation(inv)?;
     let (user, pw) = topo.credentials(inv, ctx)?;
     let all = checks(&topo, (&user, &pw), super::CONNECT_TIMEOUT).await;
