@@ -258,6 +258,23 @@ fn list_status_and_diff_with_faults() {
     assert!(s.contains("backend2 refuses proxy user murder:"), "{s}");
     std::fs::write(&conf, orig).unwrap();
 
+    // The same comparison with the backends read over IMAP (LIST as admin): names and
+    // servers only.
+    let b = |n: u16| format!("backend{n}=127.0.0.1:{}", m.base + 1143 + (n - 1) * 1000);
+    let out = m.run(&[], &format!("mdiff --backend {},{}", b(1), b(2)));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    b2.delete("user.dora").unwrap();
+    let out = m.run(&[], &format!("mdiff --backend {},{}", b(1), b(2)));
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("extra on master: user.dora"), "{s}");
+
     // Fault 3: the master down (a port nobody listens on).
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
