@@ -275,6 +275,18 @@ fn list_status_and_diff_with_faults() {
     assert_eq!(out.status.code(), Some(1), "{s}");
     assert!(s.contains("extra on master: user.dora"), "{s}");
 
+    // A slave that missed changes (its copy edited behind its back, as after a stop while
+    // creates happened): reported per mailbox.
+    let fe = MailboxDb::open_in(&m.configdir("frontend")).unwrap();
+    assert!(fe.delete("user.alice").unwrap());
+    let out = m.run(&[], "mdiff");
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(
+        s.contains("missing on slave frontend: user.alice (master: backend1!default)"),
+        "{s}"
+    );
+
     // Fault 3: the master down (a port nobody listens on).
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
