@@ -29,7 +29,9 @@ impl Murder {
     fn up() -> Murder {
         let home = tempfile::tempdir().unwrap();
         // A base whose every port is free; spread by pid so parallel runs rarely collide.
-        let mut base = 20000 + (std::process::id() % 300) as u16 * 100;
+        static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut base = 20000 + ((std::process::id() as u16 % 150) * 2 + n % 2) * 100 + n / 2 * 5;
         let offsets = [
             905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024,
         ];
@@ -316,4 +318,44 @@ fn list_status_and_diff_with_faults() {
     let out = m.run(&[], &format!("lmurder {master}"));
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).starts_with("murderlist: mupdate is not reachable"));
+}
+
+/// The master's list streams: 200,000 entries written straight into the master's database
+/// come out of `murderlist` in JSON lines and in table pages.
+#[test]
+fn murderlist_streams_a_large_list() {
+    let m = Murder::up();
+    let n = 200_000;
+    let db = MailboxDb::open_in(&m.configdir("mupdate")).unwrap();
+    db.write(|tx| {
+        for i in 0..n {
+            let r = protocol::mupdate::MailboxRecord::active(
+                format!("user.u{i:07}"),
+                format!("backend{}!default", 1 + i % 2),
+                "anyone\tlrs\t",
+            );
+            tx.put(&daemons::mupdate::slave::entry_from_record(&r));
+        }
+        Ok(())
+    })
+    .unwrap();
+    let start = Instant::now();
+    let out = m.run(&["-o", "json"], "lmurder");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert_eq!(s.lines().count(), n);
+    assert!(s
+        .lines()
+        .last()
+        .unwrap()
+        .contains("\"mailbox\":\"user.u0199999\""));
+    eprintln!("murderlist -o json: {n} entries in {:?}", start.elapsed());
+    let out = m.run(&["-o", "table"], "lmurder --server backend2 user.u00001*");
+    let s = text(&out.stdout);
+    // user.u0000100..user.u0000199 on backend2: the odd half of 100 names.
+    assert_eq!(
+        s.lines().filter(|l| l.contains("user.u00001")).count(),
+        50,
+        "{s}"
+    );
 }
