@@ -11,11 +11,10 @@
 //! (`--mupdate HOST:PORT`, `--backend NAME=HOST:PORT`, ...).
 //!
 //! ```
-//! use murder_shell::murder::diff::{diff, Entry, Views};
-//! use std::collections::HashMap;
+//! use murder_shell::murder::diff::{diff, Entry, View, Views};
 //!
-//! let mut v = Views { master: Some(HashMap::new()), ..Views::default() };
-//! let mut b1 = HashMap::new();
+//! let mut v = Views { master: Some(View::default()), ..Views::default() };
+//! let mut b1 = View::default();
 //! b1.insert("user.alice".to_string(), Entry::active("backend1!default", "alice\tlrs\t"));
 //! v.backends.push(("backend1".into(), b1));
 //! let report = diff(&v);
