@@ -134,3 +134,57 @@ pub async fn run(inv: &Invocation, ctx: &Ctx, out: &mut dyn std::io::Write) -> R
     o.finish().map_err(|e| e.to_string())?;
     Ok(count)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::parse_invocation;
+
+    fn filter(words: &[&str]) -> Filter {
+        Filter::from_invocation(&parse_invocation(words).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn filters_by_pattern_server_and_state() {
+        let a = MailboxRecord::active("user.alice", "backend1!default", "alice\tlrs\t");
+        let b = MailboxRecord::reserved("user.bob.Sent", "backend2!default");
+        let f = filter(&["lmurder", "user.%"]);
+        assert!(f.accepts(&a) && !f.accepts(&b));
+        let f = filter(&["lmurder", "--server", "backend2"]);
+        assert!(!f.accepts(&a) && f.accepts(&b));
+        let f = filter(&["lmurder", "--state", "reserved", "*"]);
+        assert!(!f.accepts(&a) && f.accepts(&b));
+        assert!(Filter::from_invocation(
+            &parse_invocation(&["lmurder", "--state", "gone"]).unwrap()
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn records_in_each_format() {
+        let a = MailboxRecord::active("user.alice", "backend1!default", "alice\tlrs\tanyone\tl\t");
+        for (format, want) in [
+            (
+                crate::output::Format::Cyradm,
+                "user.alice backend1!default (active) alice lrs anyone l\n",
+            ),
+            (
+                crate::output::Format::Json,
+                "{\"acl\":\"alice lrs anyone l\",\"location\":\"backend1!default\",\"mailbox\":\"user.alice\",\"state\":\"active\",\"type\":\"murder_mailbox\"}\n",
+            ),
+        ] {
+            let ctx = Ctx {
+                format,
+                width: None,
+                user: "admin".into(),
+                password: None,
+            };
+            let mut buf = Vec::new();
+            let mut o = Out::new(&ctx, &mut buf);
+            write_record(&mut o, &a).unwrap();
+            o.finish().unwrap();
+            drop(o);
+            assert_eq!(String::from_utf8(buf).unwrap(), want);
+        }
+    }
+}

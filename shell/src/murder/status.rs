@@ -263,3 +263,41 @@ async fn futures_join(servers: &[(&str, &Host, bool)]) -> Vec<Probe> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_from_greetings() {
+        assert_eq!(
+            version_of(
+                "* OK [CAPABILITY IMAP4rev1] backend1 Cyrus IMAP 3.6.1-murder-0.1.0 server ready"
+            )
+            .as_deref(),
+            Some("3.6.1-murder-0.1.0")
+        );
+        assert_eq!(
+            version_of(r#"* OK MUPDATE "mupdate" "Cyrus IMAP" "v3.6.0" "(master)""#).as_deref(),
+            Some("v3.6.0")
+        );
+        assert_eq!(version_of("* OK Dovecot ready."), None);
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_down_with_a_reason() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let h = Host {
+            name: "x".into(),
+            host: "127.0.0.1".into(),
+            port,
+            configdir: None,
+        };
+        let p = probe(&h, false, Duration::from_secs(2)).await;
+        assert!(!p.up);
+        assert_eq!(p.detail, "connection refused");
+    }
+}
