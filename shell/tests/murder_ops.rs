@@ -150,6 +150,16 @@ fn list_status_and_diff_with_faults() {
     assert!(out.status.success(), "{s}{}", text(&out.stderr));
     assert_eq!(s.lines().filter(|l| l.contains(" up ")).count(), 5, "{s}");
     assert!(s.contains("state=connected"), "{s}");
+    let out = m.run(&["-o", "json"], "mstatus");
+    let rows: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|r| r["up"] == true));
+    let slave = rows.iter().find(|r| r["role"] == "slave").unwrap();
+    assert_eq!(slave["slave_state"], "connected");
+    assert!(slave["last_sync"].as_str().unwrap().ends_with("s ago"), "{slave}");
 
     // Fault 1: user.bob removed from backend1's mailboxes.db behind the master's back.
     let b1 = MailboxDb::open_in(&m.configdir("backend1")).unwrap();

@@ -204,22 +204,31 @@ pub async fn run(inv: &Invocation, ctx: &Ctx, out: &mut dyn std::io::Write) -> R
             code = 1;
             line.push_str(&format!(" ({})", p.detail));
         }
-        let mut slave = String::new();
+        // Table and JSON keep one set of columns for every role; the slave's are empty
+        // for other roles.
+        let mut slave_fields: Vec<(&'static str, String)> =
+            ["slave_state", "last_sync", "last_sync_count", "last_change"]
+                .iter()
+                .map(|k| (*k, String::new()))
+                .collect();
         if *role == "slave" {
             if let Some(meta) = h.configdir.as_deref().and_then(slave_meta) {
-                for (k, v) in &meta {
+                let mut text = String::new();
+                for ((k, v), slot) in meta.iter().zip(slave_fields.iter_mut()) {
                     if *k == "state" && v != "connected" {
                         code = 1;
                     }
                     if !v.is_empty() {
-                        slave.push_str(&format!(" {k}={v}"));
+                        text.push_str(&format!(" {k}={v}"));
                     }
+                    slot.1 = v.clone();
                 }
-                line.push_str(&format!(" slave:{slave}"));
-                slave = slave.trim().to_owned();
+                line.push_str(&format!(" slave:{text}"));
             }
         }
-        fields.push(("slave", s(slave)));
+        for (k, v) in slave_fields {
+            fields.push((k, s(v)));
+        }
         fields.push((
             "detail",
             s(if p.up {
