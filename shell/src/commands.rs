@@ -257,6 +257,37 @@ const PRIVATE_OPT: OptionSpec = flag(
     "set the private (per-user) value instead of the shared one",
 );
 
+const MUPDATE_OPT: OptionSpec = OptionSpec {
+    name: "mupdate",
+    also: &["master"],
+    value: Some("host:port"),
+    help: "the MUPDATE master (default: the local murder's)",
+};
+
+const MUPDATE_USER_OPT: OptionSpec = valued(
+    "mupdate-user",
+    "user",
+    "log in to MUPDATE as this user, with the shell's password",
+);
+
+const BACKEND_OPT: OptionSpec = valued(
+    "backend",
+    "list",
+    "backends as NAME=HOST:PORT, comma-separated (default: the local murder's)",
+);
+
+const FRONTEND_OPT: OptionSpec = valued(
+    "frontend",
+    "list",
+    "frontends as HOST:PORT or NAME=HOST:PORT, comma-separated",
+);
+
+const SLAVE_OPT: OptionSpec = valued(
+    "slave",
+    "list",
+    "frontend MUPDATE slaves as NAME=HOST:PORT, comma-separated",
+);
+
 const fn range(min: usize, max: usize) -> ArgRule {
     ArgRule::Range {
         min,
@@ -770,6 +801,136 @@ command_table! {
         help: "Shows what the server says about itself in answer to ID: its name, version, \
                vendor, operating system and so on.",
         examples: &["ver"],
+    }
+
+    /// `murderlist`: the master's mailbox list over MUPDATE.
+    ListMurder {
+        name: "murderlist",
+        aliases: &["lmurder"],
+        origin: Origin::Murder,
+        options: &[
+            MUPDATE_OPT,
+            MUPDATE_USER_OPT,
+            valued("server", "server", "only mailboxes on this backend"),
+            valued("state", "state", "only active or only reserved entries"),
+        ],
+        args: range(0, 1),
+        arg_kinds: &[ArgKind::Pattern],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "murderlist [--mupdate host:port] [--mupdate-user user] [--server server] \
+                [--state active|reserved] [pattern]",
+        summary: "list the master's mailbox database",
+        help: "Lists the MUPDATE master's database: each mailbox with its location \
+               (server!partition), its state (active, or reserved during a create or move) and \
+               its ACL. The pattern takes IMAP wildcards (* and %) on internal names. Entries \
+               are printed as the master sends them, so a million of them stream through in \
+               every output format. The master is --mupdate, else the local murder's; the \
+               login is --mupdate-user with the shell's password, else the local murder's \
+               admin, else the shell's user.",
+        examples: &[
+            "lmurder",
+            "lmurder user.alice*",
+            "murderlist --server backend2 --state active",
+            "lmurder --mupdate mupdate.example.com:3905 --mupdate-user admin user.%",
+        ],
+    }
+
+    /// `murderdiff`: compare the backends', the master's and the slaves' lists.
+    DiffMurder {
+        name: "murderdiff",
+        aliases: &["mdiff"],
+        origin: Origin::Murder,
+        options: &[MUPDATE_OPT, MUPDATE_USER_OPT, BACKEND_OPT, SLAVE_OPT],
+        args: range(0, 0),
+        arg_kinds: &[],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "murderdiff [--mupdate host:port] [--mupdate-user user] [--backend list] [--slave list]",
+        summary: "compare the backends, the master and the slaves",
+        help: "Compares, mailbox by mailbox, each backend's own list (its mailboxes.db, read \
+               directly: run on the local murder or on the backend), the master's list (MUPDATE \
+               LIST) and each frontend slave's list (its mailboxes.db, or MUPDATE LIST on the \
+               slave's port with --slave). Reports mailboxes missing from the master, extra on \
+               the master, at the wrong location, with an ACL that differs, held by two \
+               backends, and slaves that differ from the master, then a summary line. With \
+               -e, the shell's exit status is 0 in sync, 1 differences, 2 a list could not be \
+               read.",
+        examples: &["mdiff", "murderdiff --slave frontend=127.0.0.1:3905", "mdiff --mupdate 127.0.0.1:3905"],
+    }
+
+    /// `murderstatus`: every server up or down.
+    MurderStatus {
+        name: "murderstatus",
+        aliases: &["mstatus"],
+        origin: Origin::Murder,
+        options: &[MUPDATE_OPT, BACKEND_OPT, FRONTEND_OPT, SLAVE_OPT],
+        args: range(0, 0),
+        arg_kinds: &[],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "murderstatus [--mupdate host:port] [--backend list] [--frontend list] [--slave list]",
+        summary: "show which servers of the murder are up",
+        help: "Connects to every server of the murder (the master, each backend, each frontend \
+               and each frontend's MUPDATE slave) and shows whether it greets, in how many \
+               milliseconds, and the version its greeting names. For each slave whose frontend \
+               files are on this machine it also shows the slave's connection to the master \
+               (slave.state), its last full resync and its last change. With -e, the exit \
+               status is 1 when a server is down or a slave is not connected.",
+        examples: &[
+            "mstatus",
+            "murderstatus --mupdate 10.0.0.5:3905 --backend b1=10.0.0.6:143,b2=10.0.0.7:143",
+        ],
+    }
+
+    /// `murderresync`: repair one backend's entries at the master (`ctl_mboxlist -m`).
+    ResyncMurder {
+        name: "murderresync",
+        aliases: &["mresync"],
+        origin: Origin::Murder,
+        options: &[
+            MUPDATE_OPT,
+            MUPDATE_USER_OPT,
+            flag("yes", "apply the plan without asking"),
+            valued("winner", "list", "MAILBOX=BACKEND,...: which copy of a mailbox held by two backends wins"),
+        ],
+        args: range(1, 1),
+        arg_kinds: &[ArgKind::Server],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "murderresync [--mupdate host:port] [--yes] [--winner mailbox=backend,...] backend",
+        summary: "repair the master's entries for one backend",
+        help: "Compares the backend's mailboxes.db with the master as ctl_mboxlist -m does \
+               and prints the plan in its words (Remove from MUPDATE, Force Activate, Remove \
+               remote flag on, Remove Local Mailbox). Nothing changes without --yes (at a \
+               terminal it asks). A mailbox held by two backends is left out until --winner \
+               says which copy wins. After the changes, each frontend slave on this machine is \
+               kicked so it catches up at once.",
+        examples: &["mresync backend1", "murderresync --yes backend2", "mresync --yes --winner user.carol=backend2 backend1"],
+    }
+
+    /// `testauth`: reachability, TLS, mechanisms and identities of every server.
+    TestAuth {
+        name: "testauth",
+        aliases: &["mtestauth"],
+        origin: Origin::Murder,
+        options: &[MUPDATE_OPT, MUPDATE_USER_OPT, BACKEND_OPT, FRONTEND_OPT],
+        args: range(0, 0),
+        arg_kinds: &[],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "testauth [--mupdate host:port] [--mupdate-user user] [--backend list] [--frontend list]",
+        summary: "test every server's login and the murder's identities",
+        help: "For the master, each backend and each frontend: whether it is reachable (with \
+               latency), its greeting, whether it offers STARTTLS, its SASL mechanisms, and a \
+               login as the admin with each of PLAIN, LOGIN, SCRAM-SHA-1 and SCRAM-SHA-256 it \
+               offers. Then the murder's own identities, read from the hosts' imapd.conf files \
+               when they are on this machine: each backend's and the slave's mupdate_authname \
+               log in to the master and are in its admins; the frontend's proxy_authname logs \
+               in to each backend on behalf of a user (proxyservers) and is not in the \
+               backend's admins. One line of diagnosis follows the table for each failure; \
+               with -e the exit status is 1 when any check failed.",
+        examples: &["testauth", "testauth --mupdate 10.0.0.5:3905 --backend b1=10.0.0.6:143"],
     }
 
     /// `xfermailbox`: XFER.

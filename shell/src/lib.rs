@@ -29,6 +29,7 @@ pub mod commands;
 pub mod help;
 pub mod lex;
 pub mod local;
+pub mod murder;
 pub mod output;
 pub mod repl;
 pub mod session;

@@ -534,6 +534,21 @@ impl Session {
         }
     }
 
+    /// What the murder commands need: format, user, and the password when known without
+    /// prompting (they fall back to the local murder's admin).
+    fn murder_ctx(&mut self) -> crate::murder::Ctx {
+        let password = match &self.settings.password {
+            PasswordSource::Prompt => None,
+            _ => self.password().ok(),
+        };
+        crate::murder::Ctx {
+            format: self.settings.format,
+            width: self.settings.table_width,
+            user: self.settings.user.clone(),
+            password,
+        }
+    }
+
     /// The password, reading it from its source the first time.
     pub fn password(&mut self) -> Result<String, String> {
         let pw = match &self.settings.password {
@@ -1464,6 +1479,46 @@ impl Session {
                 )
                 .await?;
                 Ok(None)
+            }
+            CommandId::ListMurder
+            | CommandId::DiffMurder
+            | CommandId::MurderStatus
+            | CommandId::TestAuth
+            | CommandId::ResyncMurder => {
+                let ctx = self.murder_ctx();
+                let code = match inv.command {
+                    CommandId::ListMurder => crate::murder::list::run(inv, &ctx, io.out)
+                        .await
+                        .map(|_| 0)
+                        .map_err(Fail::Local)?,
+                    CommandId::DiffMurder => {
+                        match crate::murder::diff::run(inv, &ctx, io.out, io.err).await {
+                            Ok(c) => c,
+                            Err(e) => {
+                                let _ = writeln!(io.err, "murderdiff: {e}");
+                                2
+                            }
+                        }
+                    }
+                    CommandId::ResyncMurder => {
+                        crate::murder::resync::run(inv, &ctx, io.out, io.err)
+                            .await
+                            .map_err(Fail::Local)?
+                    }
+                    CommandId::TestAuth => crate::murder::testauth::run(inv, &ctx, io.out)
+                        .await
+                        .map_err(Fail::Local)?,
+                    _ => crate::murder::status::run(inv, &ctx, io.out)
+                        .await
+                        .map_err(Fail::Local)?,
+                };
+                match code {
+                    0 => Ok(None),
+                    // A runbook tells "could not compare" (2) from "differences" (1); at the
+                    // prompt both are just a failed command.
+                    2 if !self.background_cache => Ok(Some(2)),
+                    _ => Err(Fail::Reported),
+                }
             }
             CommandId::Version => {
                 let mut fields: Option<Vec<(String, Option<String>)>> = None;
