@@ -688,8 +688,14 @@ mod tests {
             assert!(run(&auth, mech, "alice", None, "wrong").is_err(), "{mech}");
             assert!(run(&auth, mech, "nobody", None, "x").is_err(), "{mech}");
         }
-        let id = run(&auth, "PLAIN", "admin", Some("alice"), "secret").unwrap();
-        assert_eq!((id.authid.as_str(), id.user()), ("admin", "alice"));
+        for mech in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-1"] {
+            let id = run(&auth, mech, "admin", Some("alice"), "secret").unwrap();
+            assert_eq!(
+                (id.authid.as_str(), id.user()),
+                ("admin", "alice"),
+                "{mech}"
+            );
+        }
     }
 
     #[test]

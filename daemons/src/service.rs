@@ -94,7 +94,7 @@ pub struct Authorized {
     pub name: String,
     /// Whose credentials were checked.
     pub authid: String,
-    /// Whether the session has admin rights (never after a switch to another user).
+    /// Whether the session has admin rights (after a switch: only when acting for an admin).
     pub is_admin: bool,
 }
 
@@ -122,8 +122,11 @@ pub fn authorize(
         });
     }
     if conf.proxyservers().iter().any(|p| p == authid) || is_admin(authid) {
+        // A frontend's proxy user acting for an administrator is a "proxy admin" (reference
+        // §4.11): the admin logged in on the frontend, so admin commands proxied for them
+        // (CREATE with a partition, XFER) work. Acting for anyone else, it is never an admin.
         return Ok(Authorized {
-            is_admin: false,
+            is_admin: is_admin(&name),
             name,
             authid: authid.to_owned(),
         });

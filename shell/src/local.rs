@@ -372,6 +372,7 @@ fn load(
 
 /// Runs every daemon of the local murder in this process until SIGTERM or SIGINT.
 pub async fn serve(dir: &Path) -> Result<(), LocalError> {
+    daemons::cli::init_logging(false);
     let ports = Ports::from_env();
     prepare(dir, &ports)?;
     let shutdown = daemons::cli::shutdown_on_signals();

@@ -159,7 +159,10 @@ fn list_status_and_diff_with_faults() {
     assert!(rows.iter().all(|r| r["up"] == true));
     let slave = rows.iter().find(|r| r["role"] == "slave").unwrap();
     assert_eq!(slave["slave_state"], "connected");
-    assert!(slave["last_sync"].as_str().unwrap().ends_with("s ago"), "{slave}");
+    assert!(
+        slave["last_sync"].as_str().unwrap().ends_with("s ago"),
+        "{slave}"
+    );
 
     // Fault 1: user.bob removed from backend1's mailboxes.db behind the master's back.
     let b1 = MailboxDb::open_in(&m.configdir("backend1")).unwrap();

@@ -1148,8 +1148,12 @@ async fn visible(s: &Session) -> R<Vec<Seen>> {
 
 /// The session user's subscriptions as external names, in listing order.
 async fn subscriptions(s: &Session) -> R<Vec<String>> {
-    let store = store(s)?;
     let user = s.user_name().to_owned();
+    // A frontend keeps no subscriptions (they live on the INBOX backend); when it answers a
+    // LIST itself, for a user without an INBOX, there are none to show.
+    let Some(store) = s.store() else {
+        return Ok(Vec::new());
+    };
     if user.is_empty() {
         return Ok(Vec::new());
     }

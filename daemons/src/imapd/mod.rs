@@ -648,29 +648,11 @@ impl Session {
 
     /// Decides whether `authid` may act as `authzid` and logs the user in.
     fn authorize(&mut self, authid: &str, authzid: Option<&str>) -> Result<User, &'static str> {
-        let ctx = &self.ctx;
-        let name = authzid.unwrap_or(authid);
-        let name = if ctx.conf.get_switch("username_tolower") {
-            name.to_lowercase()
-        } else {
-            name.to_owned()
-        };
-        if name == authid {
-            return Ok(User {
-                is_admin: ctx.is_admin(authid),
-                name,
-                authid: authid.to_owned(),
-            });
-        }
-        // An authorization switch: `proxyservers` (as the user, never admin) or an admin.
-        if ctx.proxyservers.iter().any(|p| p == authid) || ctx.is_admin(authid) {
-            return Ok(User {
-                is_admin: false,
-                name,
-                authid: authid.to_owned(),
-            });
-        }
-        Err("authorization failure")
+        crate::service::authorize(&self.ctx.conf, authid, authzid).map(|a| User {
+            name: a.name,
+            authid: a.authid,
+            is_admin: a.is_admin,
+        })
     }
 
     fn login_ok(&mut self, tag: &Tag, user: User) {

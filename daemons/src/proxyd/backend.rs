@@ -233,9 +233,17 @@ impl Backend {
                     }
                     return Ok(());
                 }
+                let message = String::from_utf8_lossy(rest).trim_end().to_owned();
+                tracing::warn!(
+                    server = %self.server,
+                    mechanism = %client.mechanism(),
+                    authname = %authname,
+                    user = %user,
+                    "backend refused the proxy login: {message}"
+                );
                 return Err(BackendError::AuthFailed {
                     server: self.server.clone(),
-                    message: String::from_utf8_lossy(rest).trim_end().to_owned(),
+                    message,
                 });
             }
         }

@@ -305,7 +305,13 @@ fn miss(s: &mut Session, tag: &Tag, m: Miss) -> HResult {
 }
 
 /// `NO [REFERRAL imap://;AUTH=*@server/mailbox] Remote mailbox.`
+///
+/// When imapd.conf gives the backend's address (`<shorthost>_imap`, a one-host murder), the URL
+/// carries that `host:port`, which a client can reach, instead of the bare server name.
 fn refer(s: &mut Session, tag: &Tag, server: &str, external: &[u8]) -> HResult {
+    let key = format!("{}_imap", crate::backends::short_host(server));
+    let reachable = s.ctx.conf.get_raw(&key).map(str::to_owned);
+    let server = reachable.as_deref().unwrap_or(server);
     let name = String::from_utf8_lossy(external);
     let line = format!(
         "{} NO [REFERRAL imap://;AUTH=*@{server}/{}] Remote mailbox.\r\n",
@@ -363,6 +369,12 @@ pub async fn dispatch(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
         {
             if selection.contains(&ListSelect::Remote) {
                 s.referrals_ok = true;
+            }
+            if inbox_server(s).await.is_err() && !selection.contains(&ListSelect::Subscribed) {
+                // No INBOX (an administrator, say): no subscriptions to add, so the list comes
+                // from the local database like a plain LIST. cyradm always asks
+                // `RETURN (SUBSCRIBED)`, so `lm` as admin depends on this.
+                return s.dispatch(cmd).await;
             }
             to_inbox_backend(s, &tag, &raw).await
         }
