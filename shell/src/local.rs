@@ -442,6 +442,25 @@ pub async fn serve(dir: &Path) -> Result<(), LocalError> {
                 daemons::imapd::run(conf, false, l, s).await,
             )
         });
+        let conf = load(dir, "frontend", "pop3")?;
+        let l = listen(ports.pop3).await?;
+        let s = shutdown.clone();
+        tasks.spawn(async move {
+            report(
+                "frontend pop3d",
+                daemons::pop3d::run(conf, false, l, s).await,
+            )
+        });
+        // The frontend's LMTP is pre-authorised (as Cyrus's `lmtpd -a` for a trusted MTA).
+        let conf = load(dir, "frontend", "lmtp")?;
+        let l = listen(ports.lmtp).await?;
+        let s = shutdown.clone();
+        tasks.spawn(async move {
+            report(
+                "frontend lmtpd",
+                daemons::lmtpd::run(conf, true, Some(l), None, s).await,
+            )
+        });
     }
     shutdown.cancelled().await;
     tasks.abort_all();
