@@ -682,10 +682,7 @@ impl Store {
     /// missing mailbox, too many keywords, a link error) gets its error and changes nothing,
     /// without failing the others. Only trouble of the whole transaction (LMDB, the directory
     /// fsync, the commit) fails every delivery, with a temporary error.
-    pub fn deliver_batch(
-        &self,
-        batch: &[Delivery<'_>],
-    ) -> Vec<Result<Vec<(u32, u64)>, StoreError>> {
+    pub fn deliver_batch(&self, batch: &[Delivery<'_>]) -> Vec<DeliveryResult> {
         // Writing and fsyncing the files is most of the work and needs no lock.
         let prepared: Vec<Result<Option<(PathBuf, Guid)>, StoreError>> = if batch.len() < 2 {
             batch.iter().map(|d| self.prepare_delivery(d)).collect()
@@ -709,8 +706,7 @@ impl Store {
             })
         };
         let mut made: Vec<PathBuf> = Vec::new();
-        let mut outs: Vec<Option<Result<Vec<(u32, u64)>, StoreError>>> =
-            (0..batch.len()).map(|_| None).collect();
+        let mut outs: Vec<Option<DeliveryResult>> = (0..batch.len()).map(|_| None).collect();
         let res = self.write(|txn| {
             let now = now_secs();
             let mut metas: BTreeMap<MailboxId, (Meta, PathBuf)> = BTreeMap::new();
@@ -1345,6 +1341,9 @@ pub struct Delivery<'a> {
     /// The target mailboxes and flags, as for [`Store::deliver`].
     pub targets: &'a [(MailboxId, Flags)],
 }
+
+/// One delivery's outcome: (UID, modseq) per target, in order.
+pub type DeliveryResult = Result<Vec<(u32, u64)>, StoreError>;
 
 /// What one delivery of a batch will write once it is known to succeed.
 struct Staged {
