@@ -9,7 +9,11 @@ use protocol::lmtp::{Address, Reply, ReversePath};
 use protocol::mailbox::{InternalName, Namespace};
 
 use crate::mboxdb::{MailboxEntry, MbState};
-use crate::store::{Flags, MailboxId, Store, StoreError};
+use std::sync::OnceLock;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{Delivery, Flags, InternalDate, MailboxId, Store, StoreError};
 
 use super::Context;
 
@@ -273,6 +277,110 @@ pub fn deliver_to_user(
     Ok(vec![(id, Flags::new())])
 }
 
+/// Most deliveries committed by one store transaction.
+const MAX_GROUP: usize = 64;
+
+/// One delivery waiting for the committer.
+struct Job {
+    bytes: Vec<u8>,
+    internaldate: InternalDate,
+    targets: Vec<(MailboxId, Flags)>,
+    reply: oneshot::Sender<Result<Vec<(u32, u64)>, StoreError>>,
+}
+
+type Outcome = Result<Vec<(u32, u64)>, StoreError>;
+
+/// Group commit: the store has one writer, and each transaction pays for a directory fsync
+/// and a commit, so concurrent sessions hand their deliveries to one task that commits
+/// everything queued meanwhile with [`Store::deliver_batch`]. Each session still waits for
+/// the commit of its own delivery before it answers 250. Started on first use (on the
+/// runtime of the caller); without a runtime deliveries go to the store directly.
+#[derive(Default)]
+pub struct Committer {
+    tx: OnceLock<Option<mpsc::UnboundedSender<Job>>>,
+}
+
+impl std::fmt::Debug for Committer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Committer").finish_non_exhaustive()
+    }
+}
+
+impl Committer {
+    /// Delivers like [`Store::deliver`], grouped with other sessions' deliveries. Blocking:
+    /// call it on a blocking thread (it waits for the commit).
+    pub fn deliver(
+        &self,
+        store: &Store,
+        bytes: &[u8],
+        internaldate: InternalDate,
+        targets: &[(MailboxId, Flags)],
+    ) -> Outcome {
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx = self.tx.get_or_init(|| {
+            let handle = tokio::runtime::Handle::try_current().ok()?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            handle.spawn(commit_loop(store.clone(), rx));
+            Some(tx)
+        });
+        let Some(tx) = tx else {
+            return store.deliver(bytes, internaldate, targets);
+        };
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            bytes: bytes.to_vec(),
+            internaldate,
+            targets: targets.to_vec(),
+            reply,
+        };
+        if tx.send(job).is_err() {
+            return store.deliver(bytes, internaldate, targets);
+        }
+        answer.blocking_recv().unwrap_or_else(|_| {
+            Err(StoreError::Io {
+                path: std::path::PathBuf::new(),
+                source: std::io::Error::other("delivery committer stopped"),
+            })
+        })
+    }
+}
+
+/// The committer task: takes every queued delivery (up to [`MAX_GROUP`]) and commits them
+/// together on a blocking thread, then answers each.
+async fn commit_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let store = store.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let batch: Vec<Delivery<'_>> = jobs
+                .iter()
+                .map(|j| Delivery {
+                    bytes: &j.bytes,
+                    internaldate: j.internaldate,
+                    targets: &j.targets,
+                })
+                .collect();
+            let results = store.deliver_batch(&batch);
+            drop(batch);
+            for (j, r) in jobs.into_iter().zip(results) {
+                let _ = j.reply.send(r);
+            }
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::error!("delivery committer: {e}");
+        }
+    }
+}
+
 /// The reply for a failed store write.
 fn store_reply(e: &StoreError) -> Reply {
     match e {
@@ -283,7 +391,8 @@ fn store_reply(e: &StoreError) -> Reply {
 }
 
 /// Delivers `message` for every recipient and returns one reply per recipient, in order.
-/// All targets are written by one store transaction (one file, hard-linked); if that fails
+/// All targets are written by one store transaction (one file, hard-linked), shared with
+/// other sessions' deliveries through [`Committer`]; if that fails
 /// for a reason other than storage trouble, each recipient is retried alone so one bad
 /// mailbox does not fail the others. Blocking.
 pub fn deliver_all(
@@ -306,7 +415,7 @@ pub fn deliver_all(
     }
     let ok = || Reply::delivered(session_id).unwrap_or_else(|_| Reply::rcpt_ok());
     let now = crate::store::InternalDate::now();
-    let all = ctx.store.deliver(message, now, &targets);
+    let all = ctx.committer.deliver(&ctx.store, message, now, &targets);
     match all {
         Ok(_) => plans
             .into_iter()
@@ -325,7 +434,7 @@ pub fn deliver_all(
                 .into_iter()
                 .map(|p| match p {
                     Err(r) => r,
-                    Ok(t) => match ctx.store.deliver(message, now, &t) {
+                    Ok(t) => match ctx.committer.deliver(&ctx.store, message, now, &t) {
                         Ok(_) => ok(),
                         Err(e) => store_reply(&e),
                     },

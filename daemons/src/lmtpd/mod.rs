@@ -68,6 +68,8 @@ pub struct Context {
     pub max_message_size: Option<u64>,
     /// Delivery options.
     pub options: DeliveryOptions,
+    /// Groups concurrent deliveries into one store transaction.
+    pub committer: deliver::Committer,
     /// Framing limits.
     pub limits: Limits,
     /// Live TCP connections.
@@ -101,6 +103,7 @@ impl Context {
                 over_quota_perm_failure: conf.get_switch("lmtp_over_quota_perm_failure"),
                 postuser: conf.get_str("postuser").unwrap_or_default(),
             },
+            committer: deliver::Committer::default(),
             limits: Limits::default(),
             connections: Arc::new(ConnCounter::default()),
             failed_login_pause: service::failed_login_pause(&conf),

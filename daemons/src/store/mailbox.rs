@@ -1,6 +1,6 @@
 //! Mailboxes and messages: lifecycle, append, flags, expunge, copy, move, reads, garbage.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use heed::{RoTxn, RwTxn};
 
 use super::codec::{Dec, Enc};
 use super::files;
-use super::types::{len_u32, Flags, InternalDate, Keyword, MailboxId, MailboxState, Record};
+use super::types::{len_u32, Flags, Guid, InternalDate, Keyword, MailboxId, MailboxState, Record};
 use super::{now_secs, prefix, Store, StoreError, SystemFlags};
 
 /// The stored metadata of one mailbox. Counters are kept exact by every change, so SELECT and
@@ -674,6 +674,212 @@ impl Store {
         res
     }
 
+    /// Delivers several messages, each to its own targets, in ONE write transaction: the
+    /// messages' files are written and fsynced before the writer lock is taken (in parallel),
+    /// then UIDs are assigned, files linked into place, each touched directory fsynced once and
+    /// the transaction committed once. One result per delivery, in order; each is what
+    /// [`Store::deliver`] would have returned for it alone: a delivery whose targets fail (a
+    /// missing mailbox, too many keywords, a link error) gets its error and changes nothing,
+    /// without failing the others. Only trouble of the whole transaction (LMDB, the directory
+    /// fsync, the commit) fails every delivery, with a temporary error.
+    pub fn deliver_batch(&self, batch: &[Delivery<'_>]) -> Vec<DeliveryResult> {
+        // Writing and fsyncing the files is most of the work and needs no lock.
+        let prepared: Vec<Result<Option<(PathBuf, Guid)>, StoreError>> = if batch.len() < 2 {
+            batch.iter().map(|d| self.prepare_delivery(d)).collect()
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = batch
+                    .iter()
+                    .map(|d| s.spawn(move || self.prepare_delivery(d)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(StoreError::Io {
+                                path: PathBuf::new(),
+                                source: std::io::Error::other("message writer panicked"),
+                            })
+                        })
+                    })
+                    .collect()
+            })
+        };
+        let mut made: Vec<PathBuf> = Vec::new();
+        let mut outs: Vec<Option<DeliveryResult>> = (0..batch.len()).map(|_| None).collect();
+        let res = self.write(|txn| {
+            let now = now_secs();
+            let mut metas: BTreeMap<MailboxId, (Meta, PathBuf)> = BTreeMap::new();
+            let mut dirs = BTreeSet::new();
+            for ((d, prep), slot) in batch.iter().zip(&prepared).zip(outs.iter_mut()) {
+                let Ok(Some((tmp, guid))) = prep else {
+                    continue;
+                };
+                match self.stage_delivery(txn, &metas, d, tmp, *guid, now) {
+                    Ok(staged) => {
+                        made.extend(staged.files);
+                        let mut out = Vec::with_capacity(staged.records.len());
+                        for (id, r) in &staged.records {
+                            self.put_record(txn, id, r)?;
+                            out.push((r.uid, r.modseq));
+                        }
+                        for (id, (meta, dir)) in staged.metas {
+                            self.charge(
+                                txn,
+                                meta.quota_root.as_deref(),
+                                i128::from(d.bytes.len() as u64)
+                                    * i128::from(staged.copies.get(&id).copied().unwrap_or(0)),
+                                i128::from(staged.copies.get(&id).copied().unwrap_or(0)),
+                                0,
+                                0,
+                            )?;
+                            dirs.insert(dir.clone());
+                            metas.insert(id, (meta, dir));
+                        }
+                        *slot = Some(Ok(out));
+                    }
+                    Err(e) => *slot = Some(Err(e)),
+                }
+            }
+            for (id, (meta, _)) in &metas {
+                self.put_meta(txn, id, meta)?;
+            }
+            for d in dirs {
+                files::fsync_dir(&d).map_err(|source| StoreError::Io { path: d, source })?;
+            }
+            Ok(())
+        });
+        files::remove_all(prepared.iter().filter_map(|p| {
+            p.as_ref()
+                .ok()
+                .and_then(|p| p.as_ref())
+                .map(|p| p.0.clone())
+        }));
+        if let Err(e) = &res {
+            // Files renamed above UIDNEXT are harmless, but leave nothing behind.
+            files::remove_all(made);
+            tracing::warn!("batch delivery failed: {e}");
+        }
+        let failed = res.err();
+        prepared
+            .into_iter()
+            .zip(outs)
+            .map(|(prep, out)| match (prep, out) {
+                (Err(e), _) => Err(e),
+                (Ok(None), _) => Ok(Vec::new()),
+                (Ok(Some(_)), Some(Err(e))) => Err(e),
+                (Ok(Some(_)), out) => match (&failed, out) {
+                    (None, Some(Ok(out))) => Ok(out),
+                    (Some(e), _) => Err(dup_error(e)),
+                    (None, _) => Err(dup_error(&StoreError::Io {
+                        path: PathBuf::new(),
+                        source: std::io::Error::other("delivery not attempted"),
+                    })),
+                },
+            })
+            .collect()
+    }
+
+    /// Checks a delivery's size and writes its file (fsynced) into the first target's
+    /// directory; `None` when it has no targets.
+    fn prepare_delivery(&self, d: &Delivery<'_>) -> Result<Option<(PathBuf, Guid)>, StoreError> {
+        let size = d.bytes.len() as u64;
+        if size > self.options.max_message_size {
+            return Err(StoreError::TooLarge {
+                what: "message",
+                size,
+                limit: self.options.max_message_size,
+            });
+        }
+        let Some((first, _)) = d.targets.first() else {
+            return Ok(None);
+        };
+        let dir = {
+            let txn = self.read()?;
+            let m = self.meta(&txn, first)?;
+            self.dir_of(&m.partition, first)?
+        };
+        let (tmp, guid) = files::write_temp(&dir, d.bytes).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Some((tmp, guid)))
+    }
+
+    /// One delivery of a batch, on copies of the mailboxes' metadata: links its file into
+    /// every target and builds the records. Writes nothing to the transaction, so a failure
+    /// leaves the batch as it was (the files it linked are removed).
+    fn stage_delivery(
+        &self,
+        txn: &RwTxn<'_>,
+        metas: &BTreeMap<MailboxId, (Meta, PathBuf)>,
+        d: &Delivery<'_>,
+        tmp: &Path,
+        guid: Guid,
+        now: i64,
+    ) -> Result<Staged, StoreError> {
+        let mut staged = Staged {
+            metas: BTreeMap::new(),
+            records: Vec::with_capacity(d.targets.len()),
+            files: Vec::new(),
+            copies: BTreeMap::new(),
+        };
+        let res = (|| {
+            for (id, flags) in d.targets {
+                if !staged.metas.contains_key(id) {
+                    let m = match metas.get(id) {
+                        Some(m) => m.clone(),
+                        None => {
+                            let meta = self.meta(txn, id)?;
+                            let dir = self.dir_of(&meta.partition, id)?;
+                            (meta, dir)
+                        }
+                    };
+                    staged.metas.insert(id.clone(), m);
+                }
+                let Some((meta, dir)) = staged.metas.get_mut(id) else {
+                    continue;
+                };
+                let uid = meta.uidnext;
+                meta.uidnext = uid.checked_add(1).ok_or(StoreError::Exhausted("UIDs"))?;
+                let modseq = meta.bump_modseq();
+                let mut flags = flags.clone();
+                meta.adopt_keywords(&mut flags, self.options.max_keywords)
+                    .map_err(|()| StoreError::TooManyKeywords(id.clone()))?;
+                let link = files::link_temp(tmp, dir).map_err(|source| StoreError::Io {
+                    path: dir.clone(),
+                    source,
+                })?;
+                let dst = files::message_path(dir, uid);
+                if let Err(source) = std::fs::rename(&link, &dst) {
+                    files::remove_all([link]);
+                    return Err(StoreError::Io { path: dst, source });
+                }
+                staged.files.push(dst);
+                let r = Record {
+                    uid,
+                    modseq,
+                    flags,
+                    internaldate: d.internaldate,
+                    size: d.bytes.len() as u64,
+                    guid,
+                    savedate: now,
+                };
+                meta.count(&r, true);
+                *staged.copies.entry(id.clone()).or_insert(0) += 1;
+                staged.records.push((id.clone(), r));
+            }
+            Ok(())
+        })();
+        match res {
+            Ok(()) => Ok(staged),
+            Err(e) => {
+                files::remove_all(staged.files);
+                Err(e)
+            }
+        }
+    }
+
     /// One record, if the UID exists.
     pub fn fetch_record(&self, id: &MailboxId, uid: u32) -> Result<Option<Record>, StoreError> {
         let txn = self.read()?;
@@ -1122,4 +1328,39 @@ fn mailbox_dirs(root: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// One message of [`Store::deliver_batch`]: its bytes, INTERNALDATE and the mailboxes (with
+/// the flags to set in each) it goes to.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The message as stored.
+    pub bytes: &'a [u8],
+    /// Its INTERNALDATE.
+    pub internaldate: InternalDate,
+    /// The target mailboxes and flags, as for [`Store::deliver`].
+    pub targets: &'a [(MailboxId, Flags)],
+}
+
+/// One delivery's outcome: (UID, modseq) per target, in order.
+pub type DeliveryResult = Result<Vec<(u32, u64)>, StoreError>;
+
+/// What one delivery of a batch will write once it is known to succeed.
+struct Staged {
+    /// The touched mailboxes' metadata after this delivery, and their directories.
+    metas: BTreeMap<MailboxId, (Meta, PathBuf)>,
+    /// The new records.
+    records: Vec<(MailboxId, Record)>,
+    /// The message files put in place.
+    files: Vec<PathBuf>,
+    /// Copies per mailbox (for the quota charge).
+    copies: BTreeMap<MailboxId, u32>,
+}
+
+/// A temporary error like `e`, for each other delivery a failed batch transaction fails.
+fn dup_error(e: &StoreError) -> StoreError {
+    StoreError::Io {
+        path: PathBuf::new(),
+        source: std::io::Error::other(e.to_string()),
+    }
 }

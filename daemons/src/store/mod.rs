@@ -73,7 +73,7 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use heed::types::Bytes;
 use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 
-pub use mailbox::{FlagUpdate, GcReport, NewMessage};
+pub use mailbox::{Delivery, FlagUpdate, GcReport, NewMessage};
 pub use types::{
     Annotation, FlagMode, Flags, Guid, InternalDate, Keyword, MailboxId, MailboxState, Quota,
     QuotaLimits, QuotaResource, QuotaUsage, Record, SeenState, SystemFlags, UidSet,

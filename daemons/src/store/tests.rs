@@ -299,16 +299,51 @@ fn child_process_entry() {
             }
             writeln!(out, "DONE").unwrap();
         }
+        "batch_forever" => {
+            let targets = [(id.clone(), flags(&["\\Flagged"]))];
+            for n in 0usize.. {
+                let bodies: Vec<String> = (0..3)
+                    .map(|k| {
+                        let i = n * 3 + k;
+                        format!("Subject: crash {i}\r\n\r\n{}\r\n", "y".repeat(i % 4000))
+                    })
+                    .collect();
+                let batch: Vec<Delivery<'_>> = bodies
+                    .iter()
+                    .enumerate()
+                    .map(|(k, b)| Delivery {
+                        bytes: b.as_bytes(),
+                        internaldate: date((n * 3 + k) as i64),
+                        targets: &targets,
+                    })
+                    .collect();
+                for (k, r) in store.deliver_batch(&batch).into_iter().enumerate() {
+                    let uid = r.unwrap()[0].0;
+                    writeln!(out, "ACK {uid} {}", n * 3 + k).unwrap();
+                }
+                out.flush().unwrap();
+            }
+        }
         other => panic!("unknown child mode {other}"),
     }
 }
 
 #[test]
 fn kill_9_keeps_every_acknowledged_append() {
+    kill_9_keeps_every_acknowledged("append_forever");
+}
+
+#[test]
+fn kill_9_keeps_every_acknowledged_batch_delivery() {
+    kill_9_keeps_every_acknowledged("batch_forever");
+}
+
+/// A child appends (or batch-delivers) until SIGKILLed; every acknowledged message survives.
+fn kill_9_keeps_every_acknowledged(mode: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let id = MailboxId::generate();
     open(tmp.path()).create_mailbox(&id, "default").unwrap();
-    let mut child = spawn_child("append_forever", tmp.path(), &id, "");
+    let mut child = spawn_child(mode, tmp.path(), &id, "");
     let mut acked = Vec::new();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     while acked.len() < 40 {
@@ -1260,4 +1295,95 @@ fn deliver_writes_once_and_links_into_every_target() {
         .is_err());
     assert_eq!(store.records(&a).unwrap().len(), 1, "all or nothing");
     assert_eq!(store.gc(Duration::ZERO).unwrap().temp_files, 0);
+}
+
+#[test]
+fn deliver_batch_results_are_independent_and_survive_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path());
+    let a = MailboxId::generate();
+    let b = MailboxId::generate();
+    store.create_mailbox(&a, "default").unwrap();
+    store.create_mailbox(&b, "other").unwrap();
+    store.set_quota("q", QuotaLimits::default()).unwrap();
+    store.set_mailbox_quota_root(&a, Some("q")).unwrap();
+    store.set_mailbox_quota_root(&b, Some("q")).unwrap();
+    let missing = MailboxId::generate();
+    let both = [(a.clone(), Flags::new()), (b.clone(), flags(&["\\Seen"]))];
+    let bad = [(a.clone(), Flags::new()), (missing.clone(), Flags::new())];
+    let only_b = [(b.clone(), flags(&["$Junk"]))];
+    let bodies: Vec<Vec<u8>> = (0..5).map(msg).collect();
+    let batch = [
+        Delivery {
+            bytes: &bodies[0],
+            internaldate: date(1),
+            targets: &both,
+        },
+        Delivery {
+            bytes: &bodies[1],
+            internaldate: date(2),
+            targets: &bad,
+        },
+        Delivery {
+            bytes: &bodies[2],
+            internaldate: date(3),
+            targets: &[],
+        },
+        Delivery {
+            bytes: &bodies[3],
+            internaldate: date(4),
+            targets: &only_b,
+        },
+        Delivery {
+            bytes: &bodies[4],
+            internaldate: date(5),
+            targets: &both,
+        },
+    ];
+    let out = store.deliver_batch(&batch);
+    assert_eq!(out.len(), 5);
+    assert_eq!(*out[0].as_ref().unwrap(), [(1, 2), (1, 2)]);
+    assert!(matches!(out[1], Err(StoreError::NoSuchMailbox(ref m)) if *m == missing));
+    assert!(out[2].as_ref().unwrap().is_empty());
+    assert_eq!(*out[3].as_ref().unwrap(), [(2, 3)]);
+    assert_eq!(
+        *out[4].as_ref().unwrap(),
+        [(2, 3), (3, 4)],
+        "the failed delivery used no UID"
+    );
+    drop(store);
+
+    let store = open(tmp.path());
+    let want_a = [(1, 0), (2, 4)];
+    let want_b = [(1, 0), (2, 3), (3, 4)];
+    for (id, want) in [(&a, &want_a[..]), (&b, &want_b[..])] {
+        let recs = store.records(id).unwrap();
+        assert_eq!(recs.len(), want.len());
+        for (r, (uid, i)) in recs.iter().zip(want) {
+            assert_eq!(r.uid, *uid);
+            assert_eq!(r.internaldate, date(*i as i64 + 1));
+            assert_eq!(store.read_message(id, *uid).unwrap(), bodies[*i]);
+        }
+        assert_consistent(&store, id);
+    }
+    let r = store.fetch_record(&b, 2).unwrap().unwrap();
+    assert_eq!(r.flags.names(), ["$Junk"]);
+    let u = store.quota("q").unwrap().unwrap().usage;
+    assert_eq!(u.messages, 5);
+    let size = |i: usize| bodies[i].len() as u64;
+    assert_eq!(u.storage_bytes, 2 * size(0) + size(3) + 2 * size(4));
+    let g = store.gc(Duration::ZERO).unwrap();
+    assert_eq!(
+        (g.temp_files, g.orphan_files),
+        (0, 0),
+        "nothing left behind"
+    );
+    // A batch of one behaves like deliver.
+    let one = store.deliver_batch(&[Delivery {
+        bytes: &bodies[1],
+        internaldate: date(9),
+        targets: &only_b,
+    }]);
+    assert_eq!(*one[0].as_ref().unwrap(), [(4, 5)]);
+    assert_consistent(&store, &b);
 }
