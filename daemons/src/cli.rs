@@ -32,6 +32,31 @@ pub struct DaemonArgs {
     pub debug: bool,
 }
 
+/// The name this program was started as (`proxyd` and `imapd` are one program, as in Cyrus 3
+/// where the proxy names are links), for messages and usage; `default` when unknown.
+pub fn program_name(default: &str) -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// Parses a daemon's arguments, with usage naming the program as it was started.
+pub fn parse_args<A: clap::Parser>(default: &str) -> (A, String) {
+    let prog = program_name(default);
+    let matches = <A as clap::CommandFactory>::command()
+        .bin_name(prog.clone())
+        .get_matches();
+    match <A as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(a) => (a, prog),
+        Err(e) => e.exit(),
+    }
+}
+
 /// Sets up logging to stderr (`RUST_LOG` overrides the level).
 pub fn init_logging(debug: bool) {
     let default = if debug || std::env::var_os("CYRUS_VERBOSE").is_some() {

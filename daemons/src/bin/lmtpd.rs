@@ -3,11 +3,12 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use daemons::cli::{bind, init_logging, shutdown_on_signals, DaemonArgs};
 
-#[derive(Parser)]
-#[command(name = "lmtpd", about = "LMTP delivery server")]
+#[derive(clap::Parser)]
+#[command(
+    about = "LMTP delivery server; a frontend proxy when mupdate_server is set and proxyservers is not"
+)]
 struct Args {
     /// Pre-authorise TCP connections too (Cyrus's `lmtpd -a`): no AUTH needed.
     #[arg(short = 'a')]
@@ -17,11 +18,11 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    let args = Args::parse();
+pub async fn main() -> ExitCode {
+    let (args, prog) = daemons::cli::parse_args::<Args>("lmtpd");
     init_logging(args.daemon.debug);
     let fail = |e: String| {
-        eprintln!("lmtpd: {e}");
+        eprintln!("{prog}: {e}");
         ExitCode::FAILURE
     };
     let path = daemons::conf::conf_path(args.daemon.config.as_deref());

@@ -1,53 +1,10 @@
-//! `lmtpproxyd`: the LMTP frontend proxy. As in Cyrus 3 (where it is a link to `lmtpd`), it is the same code
-//! as `lmtpd`, which proxies when `mupdate_server` is set and `proxyservers` is not.
+//! `lmtpproxyd`: the frontend's LMTP proxy under its Cyrus 2 name. As in Cyrus 3, where it is a
+//! link to `lmtpd`, it is the same program: `lmtpd` proxies when `mupdate_server` is set and
+//! `proxyservers` is not. Messages and usage name the program as it was started.
 
-use std::process::ExitCode;
+#[path = "lmtpd.rs"]
+mod lmtpd;
 
-use clap::Parser;
-use daemons::cli::{bind, init_logging, shutdown_on_signals, DaemonArgs};
-
-#[derive(Parser)]
-#[command(name = "lmtpproxyd", about = "LMTP frontend proxy")]
-struct Args {
-    /// Pre-authorise TCP connections too (Cyrus's `lmtpd -a`): no AUTH needed.
-    #[arg(short = 'a')]
-    preauth: bool,
-    #[command(flatten)]
-    daemon: DaemonArgs,
-}
-
-#[tokio::main]
-async fn main() -> ExitCode {
-    let args = Args::parse();
-    init_logging(args.daemon.debug);
-    let fail = |e: String| {
-        eprintln!("lmtpproxyd: {e}");
-        ExitCode::FAILURE
-    };
-    let path = daemons::conf::conf_path(args.daemon.config.as_deref());
-    // `<service>_` overrides: the cyrus.conf entry master exports, else `lmtp`.
-    let service = std::env::var("CYRUS_SERVICE").unwrap_or_else(|_| "lmtp".into());
-    let conf = match daemons::conf::load(&path, Some(&service)) {
-        Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
-    };
-    let unix = match &args.daemon.listen_unix {
-        Some(p) => match daemons::service::bind_unix(p) {
-            Ok(l) => Some(l),
-            Err(e) => return fail(e),
-        },
-        None => None,
-    };
-    let tcp = if args.daemon.listen.is_some() || unix.is_none() {
-        match bind(&args.daemon, 24).await {
-            Ok(l) => Some(l),
-            Err(e) => return fail(e),
-        }
-    } else {
-        None
-    };
-    match daemons::lmtpd::run(conf, args.preauth, tcp, unix, shutdown_on_signals()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
-    }
+fn main() -> std::process::ExitCode {
+    lmtpd::main()
 }

@@ -3,11 +3,12 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use daemons::cli::{bind, init_logging, shutdown_on_signals, DaemonArgs};
 
-#[derive(Parser)]
-#[command(name = "pop3d", about = "POP3 server")]
+#[derive(clap::Parser)]
+#[command(
+    about = "POP3 server; a frontend proxy when mupdate_server is set and proxyservers is not"
+)]
 struct Args {
     /// Implicit TLS from the first byte (pop3s).
     #[arg(short = 's')]
@@ -17,29 +18,29 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    let args = Args::parse();
+pub async fn main() -> ExitCode {
+    let (args, prog) = daemons::cli::parse_args::<Args>("pop3d");
     init_logging(args.daemon.debug);
     let path = daemons::conf::conf_path(args.daemon.config.as_deref());
     let service = std::env::var("CYRUS_SERVICE").unwrap_or_else(|_| "pop3".into());
     let conf = match daemons::conf::load(&path, Some(&service)) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("pop3d: {e}");
+            eprintln!("{prog}: {e}");
             return ExitCode::FAILURE;
         }
     };
     let listener = match bind(&args.daemon, if args.ssl { 995 } else { 110 }).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("pop3d: {e}");
+            eprintln!("{prog}: {e}");
             return ExitCode::FAILURE;
         }
     };
     match daemons::pop3d::run(conf, args.ssl, listener, shutdown_on_signals()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pop3d: {e}");
+            eprintln!("{prog}: {e}");
             ExitCode::FAILURE
         }
     }
