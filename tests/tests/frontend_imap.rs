@@ -425,7 +425,7 @@ fn rss_kb(pid: u32) -> u64 {
 /// --nocapture`. 50 clients, each LOGIN / STATUS INBOX / LOGOUT in a loop, through the
 /// frontend and directly on the backend; and the frontend's memory per idle proxied session.
 #[test]
-#[ignore]
+#[ignore = "benchmark; run with --ignored --nocapture"]
 fn bench_frontend_vs_direct() {
     let m = murder();
     let script = "import imaplib,sys,threading,time\nhost,port,n,secs=sys.argv[1],int(sys.argv[2]),int(sys.argv[3]),float(sys.argv[4])\ncount=[0]*n\nend=time.time()+secs\ndef w(i):\n  while time.time()<end:\n    c=imaplib.IMAP4(host,port)\n    c.login('alice','alicepw')\n    c.status('INBOX','(MESSAGES)')\n    c.logout()\n    count[i]+=1\nts=[threading.Thread(target=w,args=(i,)) for i in range(n)]\n[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sum(count)/secs)\n";

@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::mboxdb::{MailboxDb, MailboxEntry};
 use crate::net::{serve, ConnCounter, ConnGuard};
-use crate::sasl::{AuthFailure, CredStore, ServerAuth, ServerStep};
+use crate::sasl::{AuthFailure, ServerAuth, ServerStep};
 use crate::store::Store;
 use crate::tls::Stream;
 
@@ -828,35 +828,22 @@ pub async fn handle(ctx: Arc<Context>, stream: Stream, peer: SocketAddr, guard: 
 
 /// Builds the shared context from imapd.conf.
 pub fn context(conf: ImapdConf, implicit_tls: bool) -> Result<Context, String> {
-    let configdir =
-        std::path::PathBuf::from(conf.configdirectory().ok_or("configdirectory is not set")?);
-    let mboxdb = MailboxDb::open_in(&configdir).map_err(|e| e.to_string())?;
-    let partitions: std::collections::BTreeMap<String, std::path::PathBuf> = conf
-        .partitions()
-        .into_iter()
-        .map(|(k, v)| (k, std::path::PathBuf::from(v)))
-        .collect();
+    use crate::service;
+    let mboxdb = service::open_mboxdb(&conf)?;
+    // A frontend keeps no mail: its mailboxes live on the backends.
     let store = if conf.is_frontend() {
         None
     } else {
-        Some(Store::open(&configdir, partitions).map_err(|e| e.to_string())?)
+        Some(service::open_store(&conf)?)
     };
-    let creds = Arc::new(CredStore::new(crate::conf::sasldb_path(&conf)));
-    let auth = ServerAuth::new(creds, conf.get_raw("sasl_mech_list")).map_err(|e| e.to_string())?;
-    let tls = crate::mupdate::server_tls(&conf)?;
-    let namespace = Namespace {
-        unixhierarchysep: conf.unixhierarchysep(),
-        altnamespace: conf.altnamespace(),
-        virtdomains: conf.virtdomains() != "off",
-        ..Namespace::default()
-    };
+    let auth = service::server_auth(&conf)?;
+    let tls = service::server_tls(&conf)?;
+    let namespace = service::namespace(&conf);
     Ok(Context {
         servername: conf.servername().unwrap_or_else(|| "localhost".into()),
         admins: conf.admins(),
         proxyservers: conf.proxyservers(),
-        failed_login_pause: conf
-            .get_duration("failedloginpause")
-            .unwrap_or(Duration::from_secs(3)),
+        failed_login_pause: crate::service::failed_login_pause(&conf),
         idle_timeout: conf
             .get_duration("timeout")
             .unwrap_or(Duration::from_secs(32 * 60))
