@@ -151,7 +151,17 @@ pub fn stderr(o: &Output) -> String {
 /// The real Cyrus 3.6 murder of `../shared/cyrus-murder`: `Some(frontend port)` when it runs
 /// (started with up.sh when we are root and nothing listens yet), `None` (with a message)
 /// when it cannot be had here.
+///
+/// Tests run in parallel threads and test binaries in parallel processes, while up.sh wipes
+/// and rebuilds the murder's state: two runs at once destroy each other's instances. So the
+/// first caller in a process decides for all of them, and the start itself happens under an
+/// exclusive lock on a file shared by every process.
 pub fn real_murder() -> Option<u16> {
+    static STARTED: std::sync::OnceLock<Option<u16>> = std::sync::OnceLock::new();
+    *STARTED.get_or_init(start_real_murder)
+}
+
+fn start_real_murder() -> Option<u16> {
     // `shared/` sits beside the repository (CI); MURDER_CYRUS_HARNESS overrides that, for
     // work trees elsewhere.
     let up = std::env::var_os("MURDER_CYRUS_HARNESS")
@@ -162,6 +172,15 @@ pub fn real_murder() -> Option<u16> {
                 "/../../shared/cyrus-murder/up.sh"
             ))
         });
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("murder-real-cyrus.lock"))
+        .ok();
+    if let Some(l) = &lock {
+        let _ = l.lock();
+    }
     if TcpStream::connect("127.0.0.1:10143").is_ok() {
         return Some(10143);
     }
