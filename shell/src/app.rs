@@ -204,7 +204,9 @@ pub fn run_script<R: BufRead>(
 }
 
 /// Runs commands, or returns `None` when Ctrl-C interrupted them. The command's future
-/// is dropped; the connection copes (see [`crate::client`]).
+/// is dropped (the connection copes, see [`crate::client`]), except for a command that
+/// handles Ctrl-C itself ([`crate::murder::bulkmove::handles_interrupt`]), which is let
+/// finish first.
 pub fn run_interruptible(
     rt: &tokio::runtime::Runtime,
     session: &mut Session,
@@ -212,9 +214,21 @@ pub fn run_interruptible(
     stop: bool,
 ) -> Option<Status> {
     rt.block_on(async {
-        tokio::select! {
-            s = session.run_commands(cmds, stop) => Some(s),
-            _ = tokio::signal::ctrl_c() => None,
+        let run = session.run_commands(cmds, stop);
+        tokio::pin!(run);
+        let mut interrupted = false;
+        loop {
+            tokio::select! {
+                s = &mut run => return if interrupted { None } else { Some(s) },
+                _ = tokio::signal::ctrl_c() => {
+                    // A bulk move stops itself cleanly and prints its report: let it finish,
+                    // then stop the script as for any Ctrl-C.
+                    if !crate::murder::bulkmove::handles_interrupt() {
+                        return None;
+                    }
+                    interrupted = true;
+                }
+            }
         }
     })
 }

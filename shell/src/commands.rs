@@ -933,6 +933,55 @@ command_table! {
         examples: &["testauth", "testauth --mupdate 10.0.0.5:3905 --backend b1=10.0.0.6:143"],
     }
 
+    /// `movemailboxes`: many users or mailboxes moved to one backend, with a journal.
+    MoveMailboxes {
+        name: "movemailboxes",
+        aliases: &["mmove", "bulkmove"],
+        origin: Origin::Murder,
+        options: &[
+            valued("file", "file", "the users or mailboxes to move, one a line (# starts a comment)"),
+            flag("mailboxes", "read every line of --file as a mailbox name, not a user"),
+            PARTITION_OPT,
+            valued("parallel", "N", "moves at a time, each on its own connection (default 1)"),
+            valued("journal", "file", "the journal to write and resume from (default: under the state directory)"),
+            flag("dry-run", "print the plan and change nothing"),
+            valued("wait", "seconds", "how long to wait for a mailbox reserved at the master (default 60)"),
+            FRONTEND_OPT,
+            MUPDATE_OPT,
+            MUPDATE_USER_OPT,
+            BACKEND_OPT,
+        ],
+        args: range(1, 2),
+        arg_kinds: &[ArgKind::Pattern, ArgKind::Server],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "movemailboxes [--dry-run] [--parallel N] [--journal file] [--partition partition] \
+                --file file|pattern backend[!partition]",
+        summary: "move many users or mailboxes to a backend",
+        help: "Moves the users or mailboxes listed in --file (one a line: a user name, or a \
+               mailbox name such as user.bob; # starts a comment), or those of the master's list \
+               that match the pattern, to the backend (and partition) given last. A user moves \
+               whole: any of a user's mailboxes stands for the user. Each move is Cyrus 3's \
+               RENAME user.x user.x backend!partition through the frontend (the current \
+               connection's server, or --frontend), N at a time with --parallel; mailboxes the \
+               master already places on the target are skipped. After each move the master \
+               (MUPDATE) must name the target, or the move counts as failed. A progress bar \
+               shows on a terminal. The journal records each start and outcome on disk; rerun \
+               the same command (or give the same --journal) to resume: what was moved is \
+               skipped, and a move in flight when the run stopped is looked up at the master \
+               and sent again only if the mailbox is still at its source. Ctrl-C stops \
+               launching moves and waits for those in flight (a second Ctrl-C abandons them); \
+               the report lists what moved, failed (with the reason), was skipped and was not \
+               started. --dry-run prints the plan only. The exit status is 1 when anything \
+               failed or was left undone.",
+        examples: &[
+            "mmove --dry-run --file users.txt backend2",
+            "movemailboxes --parallel 4 --file users.txt backend2",
+            "mmove user.a* backend2!p2",
+            "bulkmove --mailboxes --file shared.txt --journal /var/tmp/move.jsonl backend1",
+        ],
+    }
+
     /// `xfermailbox`: XFER.
     XferMailbox {
         name: "xfermailbox",

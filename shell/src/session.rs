@@ -387,7 +387,9 @@ fn info_print(info: &InfoMap, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// Opens a connection and, when `auth` is set, logs in.
-async fn open(
+/// Connects to `host:port` with `settings` (TLS, mechanism) and logs in unless `auth` is
+/// false.
+pub(crate) async fn open(
     settings: &Settings,
     password: Option<&str>,
     host: &str,
@@ -547,6 +549,48 @@ impl Session {
             user: self.settings.user.clone(),
             password,
         }
+    }
+
+    /// Where and as whom a bulk move's workers log in: `--frontend`, else the server this
+    /// session is connected to, else the local murder's frontend; as this session's user, or
+    /// (not connected, no password given) the local murder's admin.
+    fn bulk_frontend(&mut self, inv: &Invocation) -> Result<crate::murder::bulkmove::Frontend, String> {
+        let topo = crate::murder::Topology::for_invocation(inv)?;
+        let local = topo.frontends.first().map(|h| (h.host.clone(), h.port));
+        let (host, port, from_topology) = match (inv.value("frontend"), &self.target) {
+            (None, Some((h, p))) if self.conn.is_some() => (h.clone(), *p, false),
+            _ => {
+                let (h, p) = local.ok_or(
+                    "no frontend: connect to one, give --frontend HOST:PORT, or run a local murder",
+                )?;
+                (h, p, true)
+            }
+        };
+        let mut settings = self.settings.clone();
+        let known = self.logged_in_as.is_some()
+            || !matches!(self.settings.password, PasswordSource::Prompt);
+        let password = match &topo.admin {
+            Some((user, pw)) if !known => {
+                settings.user = user.clone();
+                settings.authz = None;
+                pw.clone()
+            }
+            _ => self.password()?,
+        };
+        if from_topology && settings.tls.cafile.is_none() && settings.tls.capath.is_none() {
+            // The local murder's certificates are signed by its own CA.
+            if let Some(ca) = topo.state_dir.as_ref().map(|d| d.join("tls/ca.pem")) {
+                if ca.exists() {
+                    settings.tls.cafile = Some(ca);
+                }
+            }
+        }
+        Ok(crate::murder::bulkmove::Frontend {
+            host,
+            port,
+            settings,
+            password,
+        })
     }
 
     /// The password, reading it from its source the first time.
@@ -1518,6 +1562,18 @@ impl Session {
                     // prompt both are just a failed command.
                     2 if !self.background_cache => Ok(Some(2)),
                     _ => Err(Fail::Reported),
+                }
+            }
+            CommandId::MoveMailboxes => {
+                let ctx = self.murder_ctx();
+                let frontend = self.bulk_frontend(inv).map_err(Fail::Local)?;
+                let code = crate::murder::bulkmove::run(inv, &ctx, frontend, io.out, io.err)
+                    .await
+                    .map_err(Fail::Local)?;
+                if code == 0 {
+                    Ok(None)
+                } else {
+                    Err(Fail::Reported)
                 }
             }
             CommandId::Version => {

@@ -3,6 +3,8 @@
 //! * `murderlist` (`lmurder`): the master's mailbox list over MUPDATE, streamed.
 //! * `murderdiff` (`mdiff`): each backend's list, the master's and each frontend slave's,
 //!   compared mailbox by mailbox ([`diff`]).
+//! * `movemailboxes` (`mmove`, `bulkmove`): many users or mailboxes moved to one backend,
+//!   N at a time, with a journal to resume from ([`bulkmove`]).
 //! * `murderstatus` (`mstatus`): every server up or down, its banner and latency, and each
 //!   frontend slave's connection to the master ([`status`]).
 //!
@@ -22,6 +24,7 @@
 //! assert_eq!(report.exit_code(), 1);
 //! ```
 
+pub mod bulkmove;
 pub mod diff;
 pub mod list;
 pub mod resync;
