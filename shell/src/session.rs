@@ -554,7 +554,10 @@ impl Session {
     /// Where and as whom a bulk move's workers log in: `--frontend`, else the server this
     /// session is connected to, else the local murder's frontend; as this session's user, or
     /// (not connected, no password given) the local murder's admin.
-    fn bulk_frontend(&mut self, inv: &Invocation) -> Result<crate::murder::bulkmove::Frontend, String> {
+    fn bulk_frontend(
+        &mut self,
+        inv: &Invocation,
+    ) -> Result<crate::murder::bulkmove::Frontend, String> {
         let topo = crate::murder::Topology::for_invocation(inv)?;
         let local = topo.frontends.first().map(|h| (h.host.clone(), h.port));
         let (host, port, from_topology) = match (inv.value("frontend"), &self.target) {

@@ -89,7 +89,10 @@ impl Murder {
 
     /// The master's location of every mailbox matching `pattern` (`murderlist -o json`).
     fn master(&self, pattern: &str) -> BTreeMap<String, String> {
-        let out = self.run(&["-o", "json", "--no-connect"], &format!("lmurder {pattern}"));
+        let out = self.run(
+            &["-o", "json", "--no-connect"],
+            &format!("lmurder {pattern}"),
+        );
         assert!(out.status.success(), "{}", text(&out.stderr));
         text(&out.stdout)
             .lines()
@@ -234,7 +237,9 @@ fn contents(m: &Murder, backend: u16, users: &[String]) -> HashMap<String, (usiz
     let mut c = Imap::login(m.backend_port(backend), "admin", &m.admin_pw());
     let mut out = HashMap::new();
     for u in users {
-        c.send(&format!("e EXAMINE user.{u}\r\nf FETCH 1:* BODY.PEEK[]\r\n"));
+        c.send(&format!(
+            "e EXAMINE user.{u}\r\nf FETCH 1:* BODY.PEEK[]\r\n"
+        ));
         c.until("e");
         let bodies = c.until("f");
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -300,7 +305,12 @@ fn dry_run_moves_failures_and_reruns() {
     let plan: HashMap<&str, &str> = lines
         .iter()
         .filter(|l| l["type"] == "bulkmove_plan")
-        .map(|l| (l["mailbox"].as_str().unwrap(), l["action"].as_str().unwrap()))
+        .map(|l| {
+            (
+                l["mailbox"].as_str().unwrap(),
+                l["action"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(plan.len(), 7, "{lines:?}");
     for u in &users {
@@ -335,7 +345,11 @@ fn dry_run_moves_failures_and_reruns() {
     // A target that is not a backend of the murder: refused before anything happens.
     let out = m.run(
         &[],
-        &format!("mmove --journal {} --file {} backend9", journal_path.display(), list.display()),
+        &format!(
+            "mmove --journal {} --file {} backend9",
+            journal_path.display(),
+            list.display()
+        ),
     );
     assert_eq!(out.status.code(), Some(1));
     let e = text(&out.stderr);
@@ -414,7 +428,10 @@ fn dry_run_moves_failures_and_reruns() {
     // A pattern, back to backend1, in a table; a journal for another target is refused.
     let out = m.run(
         &["-o", "table"],
-        &format!("mmove --journal {} user.bm* backend1", journal_path.display()),
+        &format!(
+            "mmove --journal {} user.bm* backend1",
+            journal_path.display()
+        ),
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -427,7 +444,10 @@ fn dry_run_moves_failures_and_reruns() {
     assert_eq!(out.status.code(), Some(0), "{s}{}", text(&out.stderr));
     assert!(s.contains("outcome") && s.contains("moved"), "{s}");
     let master = m.master("user.bm*");
-    assert!(master.values().all(|l| l == "backend1!default"), "{master:?}");
+    assert!(
+        master.values().all(|l| l == "backend1!default"),
+        "{master:?}"
+    );
     assert_eq!(contents(&m, 1, &users), before);
 }
 
@@ -530,7 +550,12 @@ fn interrupted_bulk_move_of_200_users_resumes_without_moving_twice() {
     let (starts, last) = journal(&journal_path);
     for u in &users {
         let mb = format!("user.{u}");
-        assert_eq!(starts.get(&mb), Some(&1), "{mb} started {:?} times", starts.get(&mb));
+        assert_eq!(
+            starts.get(&mb),
+            Some(&1),
+            "{mb} started {:?} times",
+            starts.get(&mb)
+        );
         assert!(
             matches!(last.get(&mb).map(String::as_str), Some("moved" | "skipped")),
             "{mb}: {:?}",

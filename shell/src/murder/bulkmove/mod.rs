@@ -35,7 +35,7 @@
 pub mod journal;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -131,7 +131,11 @@ impl Target {
     /// The RENAME location argument: `server!partition`, or `server!` (the mailbox keeps its
     /// partition name, reference §2.4).
     pub fn wire(&self) -> String {
-        format!("{}!{}", self.server, self.partition.as_deref().unwrap_or(""))
+        format!(
+            "{}!{}",
+            self.server,
+            self.partition.as_deref().unwrap_or("")
+        )
     }
 
     /// Whether a master location (`server!partition`) is this target.
@@ -500,8 +504,9 @@ impl Options {
         if let Some(j) = &self.journal {
             return Ok(j.clone());
         }
-        let dir = crate::app::state_dir()
-            .ok_or("no state directory for the journal: give --journal FILE (or set MURDER_HOME)")?;
+        let dir = crate::app::state_dir().ok_or(
+            "no state directory for the journal: give --journal FILE (or set MURDER_HOME)",
+        )?;
         let key = format!("{}|{}|{}", self.target, self.source(), self.as_mailboxes);
         // FNV-1a: a stable name for the same command line, not a security measure.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -605,7 +610,10 @@ impl Worker {
                 Err(e) if e.is_connection() && attempt == 0 => *m = None,
                 Err(e) => {
                     *m = None;
-                    return Err(format!("FIND {name} at the master {}: {e}", self.master.name));
+                    return Err(format!(
+                        "FIND {name} at the master {}: {e}",
+                        self.master.name
+                    ));
                 }
             }
         }
@@ -913,7 +921,7 @@ async fn from_pattern(
                         too_many = true;
                         return;
                     }
-                    units.push(u);
+                    units.push(u.clone());
                 }
                 if r.name == u {
                     recs.insert(u, r);
@@ -954,8 +962,18 @@ fn plan_record(out: &mut Out<'_>, name: &str, step: &Step, target: &Target) -> R
             Some(why.clone()),
             format!("check {name}: {why}; then move it to {to} if it is not there"),
         ),
-        Step::Skip(why) => ("skip", None, Some(why.clone()), format!("skip {name}: {why}")),
-        Step::Fail(why) => ("fail", None, Some(why.clone()), format!("fail {name}: {why}")),
+        Step::Skip(why) => (
+            "skip",
+            None,
+            Some(why.clone()),
+            format!("skip {name}: {why}"),
+        ),
+        Step::Fail(why) => (
+            "fail",
+            None,
+            Some(why.clone()),
+            format!("fail {name}: {why}"),
+        ),
     };
     out.record(
         "bulkmove_plan",
@@ -1250,83 +1268,95 @@ pub async fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let frontend = Arc::new(frontend);
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..opts.parallel.min(todo) {
-        let w = Worker {
-            frontend: frontend.clone(),
-            master: master.clone(),
-            master_user: muser.clone(),
-            master_password: mpw.clone(),
-            target: opts.target.clone(),
-            journal: journal.clone(),
-            wait: opts.wait,
-            queue: queue.clone(),
-            stop: stop.clone(),
-            tx: tx.clone(),
-        };
-        workers.spawn(w.run());
-    }
-    drop(tx);
-
+    // The IMAP client's callbacks are not Send, so the workers share this thread: they
+    // wait on the servers, not on the CPU.
+    let local = tokio::task::LocalSet::new();
     let started = Instant::now();
     let pb = progress_bar(todo as u64);
     pb.set_message(progress_message(&counts, started));
-    let mut sigint =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
     let mut interrupts = 0u32;
     let mut in_flight: HashSet<usize> = HashSet::new();
     let mut fatal: Option<String> = None;
-    loop {
-        let sig = async {
-            match sigint.as_mut() {
-                Some(s) if interrupts < 2 => s.recv().await,
-                _ => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            msg = rx.recv() => match msg {
-                None => break,
-                Some(Msg::Started(i)) => { in_flight.insert(i); }
-                Some(Msg::Done(i, oc)) => {
-                    in_flight.remove(&i);
-                    counts.add(&oc);
-                    if let Some(slot) = outcomes.get_mut(i) {
-                        *slot = Some(oc);
+    local
+        .run_until(async {
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..opts.parallel.min(todo) {
+            let w = Worker {
+                frontend: frontend.clone(),
+                master: master.clone(),
+                master_user: muser.clone(),
+                master_password: mpw.clone(),
+                target: opts.target.clone(),
+                journal: journal.clone(),
+                wait: opts.wait,
+                queue: queue.clone(),
+                stop: stop.clone(),
+                tx: tx.clone(),
+            };
+            workers.spawn_local(w.run());
+        }
+        drop(tx);
+
+        let mut sigint =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+        loop {
+            let armed = interrupts < 2;
+            let sig = async {
+                match sigint.as_mut() {
+                    Some(s) if armed => {
+                        if s.recv().await.is_none() {
+                            std::future::pending::<()>().await;
+                        }
                     }
-                    pb.inc(1);
-                    pb.set_message(progress_message(&counts, started));
+                    _ => std::future::pending::<()>().await,
                 }
-                Some(Msg::Fatal(why)) => {
-                    pb.suspend(|| { let _ = writeln!(err, "movemailboxes: {why}; stopping"); });
-                    fatal.get_or_insert(why);
-                }
-            },
-            _ = sig => {
-                interrupts += 1;
-                stop.store(true, Ordering::SeqCst);
-                if interrupts == 1 {
-                    pb.suspend(|| {
-                        let _ = writeln!(
-                            err,
-                            "movemailboxes: interrupted: no new moves; waiting for {} in flight (Ctrl-C again to abandon them)",
-                            in_flight.len()
-                        );
-                    });
-                } else {
-                    pb.suspend(|| {
-                        let _ = writeln!(
-                            err,
-                            "movemailboxes: abandoning {} moves in flight (the journal has them)",
-                            in_flight.len()
-                        );
-                    });
-                    workers.abort_all();
-                    break;
+            };
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    None => break,
+                    Some(Msg::Started(i)) => { in_flight.insert(i); }
+                    Some(Msg::Done(i, oc)) => {
+                        in_flight.remove(&i);
+                        counts.add(&oc);
+                        if let Some(slot) = outcomes.get_mut(i) {
+                            *slot = Some(oc);
+                        }
+                        pb.inc(1);
+                        pb.set_message(progress_message(&counts, started));
+                    }
+                    Some(Msg::Fatal(why)) => {
+                        pb.suspend(|| { let _ = writeln!(err, "movemailboxes: {why}; stopping"); });
+                        fatal.get_or_insert(why);
+                    }
+                },
+                _ = sig => {
+                    interrupts += 1;
+                    stop.store(true, Ordering::SeqCst);
+                    if interrupts == 1 {
+                        pb.suspend(|| {
+                            let _ = writeln!(
+                                err,
+                                "movemailboxes: interrupted: no new moves; waiting for {} in flight (Ctrl-C again to abandon them)",
+                                in_flight.len()
+                            );
+                        });
+                    } else {
+                        pb.suspend(|| {
+                            let _ = writeln!(
+                                err,
+                                "movemailboxes: abandoning {} moves in flight (the journal has them)",
+                                in_flight.len()
+                            );
+                        });
+                        workers.abort_all();
+                        break;
+                    }
                 }
             }
         }
-    }
-    while workers.join_next().await.is_some() {}
+        while workers.join_next().await.is_some() {}
+        })
+        .await;
     pb.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let interrupted = interrupts > 0 || fatal.is_some();
@@ -1412,7 +1442,10 @@ pub async fn run(
             ("not_started", counts.not_started.into()),
             ("in_flight", counts.in_flight.into()),
             ("interrupted", interrupted.into()),
-            ("seconds", serde_json::json!((seconds * 1000.0).round() / 1000.0)),
+            (
+                "seconds",
+                serde_json::json!((seconds * 1000.0).round() / 1000.0),
+            ),
             ("per_minute", serde_json::json!(per_minute.round())),
             ("journal", s(journal_path.display().to_string())),
         ],
@@ -1458,7 +1491,7 @@ mod tests {
     #[test]
     fn lists_read_users_mailboxes_and_comments() {
         let l = parse_list(
-            "# header\n  alice  \nuser.bob.Sent\nbob\n\tcarol # trailing\nx@example.org\nexample.org!user.y\nDELETED.user.z.5F00\n",
+            "# header\n  alice  \nuser.bob.Sent\nbob\n\tcarol # trailing\nx@example.org\nexample.org!user.y\n",
             false,
         )
         .unwrap();
@@ -1472,7 +1505,7 @@ mod tests {
                 "example.org!user.y"
             ]
         );
-        let l = parse_list("shared.news\nnews\n", true).unwrap();
+        let l = parse_list("shared.news\nnews\nDELETED.user.z.5F00\n", true).unwrap();
         assert_eq!(l, ["shared.news", "news"]);
         let e = parse_list("ok\n@example.org\n", false).unwrap_err();
         assert!(matches!(e, ListError::BadName { line: 2, .. }), "{e}");
@@ -1495,7 +1528,9 @@ mod tests {
                 from: "backend1!default".into()
             }
         );
-        assert!(matches!(plan_step(Some(&there), &t, None), Step::Skip(r) if r == "already on backend2!default"));
+        assert!(
+            matches!(plan_step(Some(&there), &t, None), Step::Skip(r) if r == "already on backend2!default")
+        );
         assert!(matches!(plan_step(None, &t, None), Step::Fail(_)));
         assert!(matches!(
             plan_step(Some(&reserved), &t, None),
