@@ -583,3 +583,36 @@ fn interrupted_bulk_move_of_200_users_resumes_without_moving_twice() {
     // No message lost.
     assert_eq!(contents(&m, 2, &users), before);
 }
+
+#[test]
+#[ignore]
+fn scratch_timing() {
+    let m = Murder::up();
+    let users: Vec<String> = (0..200).map(|i| format!("t{i:03}")).collect();
+    let mut c = Imap::login(m.backend_port(1), "admin", &m.admin_pw());
+    let t = Instant::now();
+    let mut out = String::new();
+    for u in &users { out.push_str(&format!("c{u} CREATE user.{u}\r\n")); }
+    out.push_str("n NOOP\r\n"); c.send(&out); c.until("n");
+    eprintln!("create {:?}", t.elapsed());
+    let t = Instant::now();
+    let mut out = String::new();
+    for u in &users { out.push_str(&format!("s{u} SETACL user.{u} admin lrswipkxtea\r\n")); }
+    out.push_str("n NOOP\r\n"); c.send(&out); c.until("n");
+    eprintln!("setacl {:?}", t.elapsed());
+    let t = Instant::now();
+    let mut out = String::new();
+    for u in &users {
+        out.push_str(&format!("a{u} APPEND user.{u}"));
+        for k in 0..3 { let msg = message(u, k); out.push_str(&format!(" {{{}+}}\r\n{msg}", msg.len())); }
+        out.push_str("\r\n");
+    }
+    out.push_str("n NOOP\r\n"); c.send(&out); c.until("n");
+    eprintln!("append {:?}", t.elapsed());
+    let t = Instant::now();
+    m.wait_in_sync();
+    eprintln!("sync {:?}", t.elapsed());
+    let t = Instant::now();
+    let _ = contents(&m, 1, &users);
+    eprintln!("contents {:?}", t.elapsed());
+}
