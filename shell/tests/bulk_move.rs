@@ -646,3 +646,56 @@ fn killed_bulk_move_resumes_from_its_journal() {
     assert!(master.values().all(|l| l == "backend2!default"));
     assert_eq!(contents(&m, 2, &users), before);
 }
+
+/// At the prompt: the progress bar shows on the terminal, Ctrl-C stops the run with its
+/// partial report and returns to the prompt, and the same command resumes it.
+#[test]
+fn ctrl_c_at_the_prompt_stops_cleanly_and_the_rerun_resumes() {
+    use rexpect::session::spawn_command;
+    let m = Murder::up();
+    let users: Vec<String> = (0..30).map(|i| format!("repl{i:02}")).collect();
+    populate(&m, 1, &users, 1);
+    m.wait_in_sync();
+    let list = m.dir().join("users.txt");
+    std::fs::write(&list, users.join("\n") + "\n").unwrap();
+    let journal_path = m.dir().join("repl.jsonl");
+    let cmd = format!(
+        "mmove --journal {} --file {} backend2\r",
+        journal_path.display(),
+        list.display()
+    );
+    let mut c = m.cmd();
+    c.args(["--no-history"])
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm");
+    let mut p = spawn_command(c, Some(60_000)).unwrap();
+    let prompt = format!("admin@127.0.0.1:{}> ", m.base + 143);
+    p.exp_string(&prompt).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    p.send(&cmd).unwrap();
+    p.flush().unwrap();
+    // The bar, with its counts.
+    p.exp_regex(r"moved \d+ failed 0 skipped 0").unwrap();
+    wait_for("3 moves", || count_events(&journal_path, "moved") >= 3);
+    p.send_control('c').unwrap();
+    p.exp_string("interrupted: no new moves").unwrap();
+    let before = p.exp_string("(interrupted)").unwrap();
+    assert!(before.contains("not started user.repl"), "{before}");
+    p.exp_string(&prompt).unwrap();
+    let moved = count_events(&journal_path, "moved");
+    assert!(moved < 30, "{moved}");
+    std::thread::sleep(Duration::from_millis(300));
+    p.send(&cmd).unwrap();
+    p.flush().unwrap();
+    p.exp_string(&format!(
+        "30 mailboxes to backend2: {} moved, 0 failed, {moved} skipped in",
+        30 - moved
+    ))
+    .unwrap();
+    p.exp_string(&prompt).unwrap();
+    p.send("exit\r").unwrap();
+    p.flush().unwrap();
+    p.exp_eof().unwrap();
+    let master = m.master("user.repl*");
+    assert!(master.values().all(|l| l == "backend2!default"));
+}
