@@ -52,7 +52,12 @@ for k in range(msgs):
         if code != 250:
             sys.exit("RCPT %s: %s %s" % (n, code, msg))
     body = ("From: bench@example.org\r\nSubject: message %d\r\n\r\n" % k) + ("line %d of the body\r\n" % k) * 100
-    l.data(body.encode())
+    # LMTP answers DATA once per recipient; smtplib reads the first answer only.
+    code, msg = l.data(body.encode())
+    for n in names[1:]:
+        code, msg = l.getreply()
+        if code != 250:
+            sys.exit("DATA for %s: %s %s" % (n, code, msg))
 l.quit()
 PY
 
