@@ -626,6 +626,9 @@ fn killed_bulk_move_resumes_from_its_journal() {
         .collect();
     assert!(!in_flight.is_empty());
     assert_eq!(count_events(&journal_path, "end"), 0);
+    // The killed run's lock is left behind; its process is gone, so the rerun takes it over.
+    let lock = m.dir().join("kill.jsonl.lock");
+    assert!(lock.exists());
 
     let out = m.run(&["-o", "json"], &cmd);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -639,6 +642,7 @@ fn killed_bulk_move_resumes_from_its_journal() {
     // One `moved` per user over both runs, and at most one extra start (a move the master
     // still showed at its source after the grace period).
     assert_eq!(count_events(&journal_path, "moved"), 60);
+    assert!(!lock.exists());
     let (starts, _) = journal(&journal_path);
     assert!(starts.values().all(|n| *n <= 2), "{starts:?}");
     let master = m.master("user.kill*");

@@ -7,7 +7,8 @@
 //! mailbox is before doing anything); `moved`, `failed` and `skipped` are outcomes. A crash in
 //! the middle of a write leaves a last line without its newline: it is dropped (and cut off the
 //! file) when the journal is opened again, which is safe because the step it recorded had not
-//! started yet.
+//! started yet. While a run has the journal open, `<journal>.lock` (its process id) keeps a
+//! second run off it.
 //!
 //! ```
 //! use murder_shell::murder::bulkmove::journal::{Event, Journal, Last};
@@ -53,6 +54,14 @@ pub enum JournalError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// Another run (this process id) is using the journal.
+    #[error("journal {path} is in use by another run (process {pid}); wait for it, or give another --journal")]
+    InUse {
+        /// The journal.
+        path: PathBuf,
+        /// The process holding it.
+        pid: u32,
     },
     /// A complete line that is not a journal record: someone else's file, or damage that a
     /// torn last write cannot explain.
@@ -312,11 +321,68 @@ impl Replay {
     }
 }
 
-/// A journal open for appending.
+/// Keeps a second run off a journal in use, which could otherwise send the same moves twice:
+/// `<journal>.lock` holds the process id of the run using it. A lock whose process is gone
+/// (killed, crashed) is stale and taken over.
+#[derive(Debug)]
+struct Lock {
+    path: PathBuf,
+}
+
+impl Lock {
+    fn take(journal: &Path) -> Result<Lock, JournalError> {
+        let mut name = journal.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let io = |source| JournalError::Io {
+            path: path.clone(),
+            source,
+        };
+        for _ in 0..3 {
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    f.write_all(format!("{}\n", std::process::id()).as_bytes())
+                        .and_then(|()| f.sync_all())
+                        .map_err(io)?;
+                    return Ok(Lock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let pid: Option<u32> = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|s| s.trim().parse().ok());
+                    if let Some(pid) = pid {
+                        if Path::new(&format!("/proc/{pid}")).exists() {
+                            return Err(JournalError::InUse {
+                                path: journal.to_owned(),
+                                pid,
+                            });
+                        }
+                    }
+                    // Stale (or cut short before its pid was written): its run is gone.
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => return Err(io(e)),
+            }
+        }
+        Err(JournalError::InUse {
+            path: journal.to_owned(),
+            pid: 0,
+        })
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A journal open for appending (and locked against a second run).
 #[derive(Debug)]
 pub struct Journal {
     file: File,
     path: PathBuf,
+    _lock: Lock,
 }
 
 impl Journal {
@@ -332,6 +398,7 @@ impl Journal {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io)?;
+        let lock = Lock::take(path)?;
         let existed = path.exists();
         let (replay, good) = Replay::read(path)?;
         let file = OpenOptions::new()
@@ -351,6 +418,7 @@ impl Journal {
             Journal {
                 file,
                 path: path.to_owned(),
+                _lock: lock,
             },
             replay,
         ))
@@ -433,6 +501,24 @@ mod tests {
                 to: "b2!default".into()
             }
         );
+    }
+
+    #[test]
+    fn one_run_at_a_time_and_stale_locks_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let (j, _) = Journal::open(&path).unwrap();
+        let e = Journal::open(&path).unwrap_err();
+        assert!(
+            matches!(e, JournalError::InUse { pid, .. } if pid == std::process::id()),
+            "{e}"
+        );
+        drop(j);
+        let (j, _) = Journal::open(&path).unwrap();
+        drop(j);
+        // A lock left by a killed run: no such process.
+        std::fs::write(dir.path().join("j.jsonl.lock"), "4294967290\n").unwrap();
+        let (_j, _) = Journal::open(&path).unwrap();
     }
 
     #[test]
