@@ -299,12 +299,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let h = Host {
-            name: "x".into(),
-            host: "127.0.0.1".into(),
-            port,
-            configdir: None,
-        };
+        let h = Host::at("x", "127.0.0.1", port);
         let p = probe(&h, false, Duration::from_secs(2)).await;
         assert!(!p.up);
         assert_eq!(p.detail, "connection refused");

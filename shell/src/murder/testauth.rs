@@ -24,7 +24,7 @@
 use std::time::{Duration, Instant};
 
 use super::status::probe;
-use super::{conf_value, s, Ctx, Host, Out, Topology};
+use super::{s, Ctx, Host, Out, Topology};
 use crate::client::{Client, Credentials, TlsMode, TlsSettings};
 use crate::commands::Invocation;
 
@@ -46,13 +46,6 @@ pub struct Check {
     pub ms: u128,
     /// One line of diagnosis when it failed.
     pub diagnosis: Option<String>,
-}
-
-fn hostdir(h: &Host) -> Option<std::path::PathBuf> {
-    h.configdir
-        .as_ref()
-        .and_then(|c| c.parent())
-        .map(|p| p.to_owned())
 }
 
 async fn mupdate_login(
@@ -150,8 +143,7 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
         capath: None,
         insecure: false,
     };
-    let master_dir = topo.master.as_ref().and_then(hostdir);
-    let frontend_dir = topo.frontends.first().and_then(hostdir);
+    let frontend = topo.frontends.first();
     let (au, ap) = admin;
 
     let mut servers: Vec<(&str, &Host, bool)> = Vec::new();
@@ -241,26 +233,17 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
 
     // Roles: backends' and the slave's MUPDATE identities on the master.
     if let Some(master) = &topo.master {
-        let master_admins = master_dir
-            .as_deref()
-            .and_then(|d| conf_value(d, "admins"))
+        let master_admins = master
+            .conf("admins")
             .map(|a| a.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
         let mut ids: Vec<(String, String, String)> = Vec::new();
         for b in &topo.backends {
-            if let Some(d) = hostdir(b) {
-                if let (Some(u), Some(p)) = (
-                    conf_value(&d, "mupdate_authname"),
-                    conf_value(&d, "mupdate_password"),
-                ) {
-                    ids.push((b.name.clone(), u, p));
-                }
+            if let (Some(u), Some(p)) = (b.conf("mupdate_authname"), b.conf("mupdate_password")) {
+                ids.push((b.name.clone(), u, p));
             }
         }
-        if let Some(d) = &frontend_dir {
-            if let (Some(u), Some(p)) = (
-                conf_value(d, "mupdate_authname"),
-                conf_value(d, "mupdate_password"),
-            ) {
+        if let Some(f) = frontend {
+            if let (Some(u), Some(p)) = (f.conf("mupdate_authname"), f.conf("mupdate_password")) {
                 ids.push(("slave".into(), u, p));
             }
         }
@@ -293,15 +276,16 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
     }
 
     // Roles: the proxy user on each backend.
-    if let Some(fd) = &frontend_dir {
-        if let (Some(pu), Some(pp)) = (
-            conf_value(fd, "proxy_authname"),
-            conf_value(fd, "proxy_password"),
-        ) {
+    if let Some(f) = frontend {
+        if let (Some(pu), Some(pp)) = (f.conf("proxy_authname"), f.conf("proxy_password")) {
             let authz = crate::local::TEST_USERS[0].0;
             for b in &topo.backends {
-                let bdir = hostdir(b);
-                let proxyservers = bdir.as_deref().and_then(|d| conf_value(d, "proxyservers"));
+                let proxyservers = b.conf("proxyservers");
+                // As Cyrus's frontend: `<servername up to the first dot>_password` first.
+                let short = b.name.split('.').next().unwrap_or_default();
+                let pp = f
+                    .conf(&format!("{short}_password"))
+                    .unwrap_or_else(|| pp.clone());
                 let start = Instant::now();
                 let r = imap_login(b, &tls, &pu, Some(authz), &pp, None).await;
                 let listed = proxyservers
@@ -320,7 +304,7 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
                         }
                     },
                 );
-                if let Some(admins) = bdir.as_deref().and_then(|d| conf_value(d, "admins")) {
+                if let Some(admins) = b.conf("admins") {
                     let is_admin = admins.split_whitespace().any(|a| a == pu);
                     ck.checks.push(Check {
                         server: b.name.clone(),
