@@ -952,7 +952,6 @@ pub async fn run_command(
     out: &mut dyn std::io::Write,
 ) -> Result<i32, String> {
     use crate::commands::CommandId;
-    use std::io::Write;
     let dir = state_dir().ok_or("set MURDER_HOME or HOME")?;
     let names = inv.args.clone();
     let command = inv.command;
