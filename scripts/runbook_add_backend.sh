@@ -33,11 +33,11 @@ BACKEND=$1
 
 say "== 1. is $BACKEND up?"
 status=$(m -o json -e "murderstatus $TOPO" || true)
-echo "$status" | jq -e --arg b "$BACKEND" 'select(.role=="backend" and .name==$b)' >/dev/null \
+echo "$status" | any_row '.role=="backend" and .name==$b' --arg b "$BACKEND" \
     || die "$BACKEND is not in the murder's topology (describe it first)"
-echo "$status" | jq -e --arg b "$BACKEND" 'select(.role=="backend" and .name==$b and .up)' >/dev/null \
+echo "$status" | any_row '.role=="backend" and .name==$b and .up' --arg b "$BACKEND" \
     || die "$BACKEND does not answer: start it first"
-echo "$status" | jq -e 'select(.role=="master" and .up)' >/dev/null \
+echo "$status" | any_row '.role=="master" and .up' \
     || die "the master does not answer: start it first"
 say "$BACKEND and the master are up"
 

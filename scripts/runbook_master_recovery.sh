@@ -26,14 +26,14 @@ done
 
 say "== 1. the master"
 status=$(m -o json -e "murderstatus $TOPO" || true)
-echo "$status" | jq -e 'select(.role=="master" and .up)' >/dev/null \
+echo "$status" | any_row '.role=="master" and .up' \
     || die "the master does not answer: start it first ($(echo "$status" | jq -r 'select(.role=="master") | .address'))"
 say "the master is up"
 
 say "== 2. every backend"
 rc=0
 for b in $(echo "$status" | jq -r 'select(.role=="backend") | .name'); do
-    if ! echo "$status" | jq -e --arg b "$b" 'select(.role=="backend" and .name==$b and .up)' >/dev/null; then
+    if ! echo "$status" | any_row '.role=="backend" and .name==$b and .up' --arg b "$b"; then
         say "$b is down: skipped (rerun once it is up)"
         rc=1
         continue

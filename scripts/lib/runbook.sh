@@ -51,3 +51,11 @@ change() {
 }
 
 need_jq() { command -v jq >/dev/null || die "jq is needed (apt-get install jq)"; }
+
+# Whether any JSON line on stdin matches a jq condition: any_row 'COND' [jq options...].
+# (jq -e alone judges only the last input, whatever matched before.)
+any_row() {
+    local cond=$1
+    shift
+    jq -s -e "$@" "any(.[]; $cond)" >/dev/null
+}
