@@ -253,7 +253,6 @@ pub fn prepare(dir: &Path, ports: &Ports) -> Result<(), LocalError> {
     Ok(())
 }
 
-
 /// The ports recorded in `murder.json`, if it exists.
 pub fn recorded_ports(dir: &Path) -> Option<Ports> {
     let text = std::fs::read_to_string(dir.join("murder.json")).ok()?;
@@ -682,11 +681,7 @@ pub fn log_tail(dir: &Path, name: &str, n: usize) -> Result<Vec<String>, LocalEr
         lines.remove(0);
     }
     let skip = lines.len().saturating_sub(n);
-    Ok(lines
-        .into_iter()
-        .skip(skip)
-        .map(str::to_owned)
-        .collect())
+    Ok(lines.into_iter().skip(skip).map(str::to_owned).collect())
 }
 
 /// Starts every daemon of the local murder that is not running and waits until each
@@ -720,7 +715,10 @@ pub fn up(dir: &Path, announce: bool) -> Result<Ports, LocalError> {
             "connect: murder   (or: murder 127.0.0.1 {} --user admin)",
             ports.imap
         );
-        println!("daemons: murder local show; logs in {}", dir.join("log").display());
+        println!(
+            "daemons: murder local show; logs in {}",
+            dir.join("log").display()
+        );
         println!("stop:    murder local down");
     }
     Ok(ports)
@@ -770,12 +768,9 @@ async fn launch(
             let s = shutdown.clone();
             let master = d.name == "master";
             let name = label("mupdate");
-            tasks.spawn(async move {
-                (
-                    name,
-                    daemons::mupdate::run(&conf, master, l, None, s).await,
-                )
-            });
+            tasks.spawn(
+                async move { (name, daemons::mupdate::run(&conf, master, l, None, s).await) },
+            );
         }
         _ => {
             let [imap, pop3, lmtp] = match d.name {
@@ -997,4 +992,71 @@ pub async fn run_command(
     }
     out.flush().map_err(io)?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daemons_by_name_in_start_order() {
+        let names = |v: Vec<Daemon>| v.iter().map(|d| d.name).collect::<Vec<_>>();
+        assert_eq!(names(select(&[]).unwrap()).len(), 5);
+        let picked = select(&["frontend".into(), "mupdate".into(), "backend2".into()]).unwrap();
+        assert_eq!(names(picked), ["master", "backend2", "frontend"]);
+        let e = select(&["backend3".into()]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "no daemon backend3 in the local murder (daemons: master, backend1, backend2, slave, frontend)"
+        );
+        let p = Ports::from_base(30000);
+        let slave = Daemon::named("slave").unwrap();
+        assert_eq!(slave.ports(&p), [("mupdate", 33905)]);
+        assert_eq!(
+            Daemon::named("backend2").unwrap().ports(&p),
+            [("imap", 32143), ("pop3", 32110), ("lmtp", 32024)]
+        );
+    }
+
+    #[test]
+    fn uptimes_read_at_a_glance() {
+        assert_eq!(format_uptime(7), "7s");
+        assert_eq!(format_uptime(185), "3m05s");
+        assert_eq!(format_uptime(3720), "1h02m");
+        assert_eq!(format_uptime(90000), "1d01h");
+    }
+
+    #[test]
+    fn log_tail_keeps_the_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(log_tail(dir.path(), "master", 5).unwrap().is_empty());
+        std::fs::create_dir_all(dir.path().join("log")).unwrap();
+        let text: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(log_path(dir.path(), "master"), text).unwrap();
+        assert_eq!(
+            log_tail(dir.path(), "master", 2).unwrap(),
+            ["line 99", "line 100"]
+        );
+        assert_eq!(log_tail(dir.path(), "master", 500).unwrap().len(), 100);
+        assert!(log_tail(dir.path(), "nobody", 1).is_err());
+    }
+
+    #[test]
+    fn a_stale_pid_file_is_not_a_running_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("run")).unwrap();
+        // Our own pid is alive but is not a `murder local serve`.
+        std::fs::write(
+            daemon_pid_path(dir.path(), "master"),
+            format!("{} 0\n", std::process::id()),
+        )
+        .unwrap();
+        if Path::new("/proc/self").exists() {
+            assert_eq!(running_pid(dir.path()), None);
+        }
+        let states = show(dir.path());
+        assert!(states
+            .iter()
+            .all(|s| s.state() == "down" && s.pid.is_none()));
+    }
 }

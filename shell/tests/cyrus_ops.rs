@@ -66,7 +66,11 @@ fn testauth_on_the_real_murder_is_all_green() {
     }
     let dir = tempfile::tempdir().unwrap();
     let topo = write_topology(dir.path());
-    let out = run(&topo, false, &format!("testauth --topology {}", topo.display()));
+    let out = run(
+        &topo,
+        false,
+        &format!("testauth --topology {}", topo.display()),
+    );
     let s = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{s}{}", stderr(&out));
     // Every server reached, logins per mechanism, and the murder's identities read from the
@@ -92,7 +96,11 @@ fn testauth_on_the_real_murder_is_all_green() {
         );
     }
     assert!(s.contains("Cyrus IMAP 3.6"), "{s}");
-    let out = run(&topo, true, &format!("testauth --topology {}", topo.display()));
+    let out = run(
+        &topo,
+        true,
+        &format!("testauth --topology {}", topo.display()),
+    );
     let rows: Vec<serde_json::Value> = stdout(&out)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -129,7 +137,11 @@ fn testauth_on_the_real_murder_diagnoses_a_wrong_proxy_password() {
         .unwrap()
         .replace(&real.display().to_string(), &copy.display().to_string());
     std::fs::write(&topo, text).unwrap();
-    let out = run(&topo, false, &format!("testauth --topology {}", topo.display()));
+    let out = run(
+        &topo,
+        false,
+        &format!("testauth --topology {}", topo.display()),
+    );
     let s = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{s}");
     assert!(s.contains("backend1 refuses proxy user murder: "), "{s}");
@@ -203,7 +215,9 @@ fn murderdiff_on_the_real_murder_is_clean_then_finds_a_stale_master_entry() {
     rt.block_on(c.activate(&ghost, "backend1!default", "cyrus\tlrswipkxtecda\t"))
         .unwrap();
     rt.block_on(c.logout());
-    let want = format!("extra on master: {ghost} (master says backend1!default, backend1 does not hold it)");
+    let want = format!(
+        "extra on master: {ghost} (master says backend1!default, backend1 does not hold it)"
+    );
     let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         settle("the stale entry", &|o| stdout(o).contains(&want))
     }));

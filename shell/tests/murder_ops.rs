@@ -422,7 +422,10 @@ fn slave_and_master_stopped_for_real() {
     m.on_backend(1, "cm user.s1");
     m.on_backend(2, "cm user.s2");
     let s = text(&m.run(&[], "lmurder user.s*").stdout);
-    assert!(s.contains("user.s1 backend1!default") && s.contains("user.s2 backend2!default"), "{s}");
+    assert!(
+        s.contains("user.s1 backend1!default") && s.contains("user.s2 backend2!default"),
+        "{s}"
+    );
     let out = m.run(&[], "mdiff");
     let s = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{s}");
@@ -475,7 +478,10 @@ fn slave_and_master_stopped_for_real() {
     let out = m.run(&[], "mstatus");
     let s = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{s}");
-    let line = s.lines().find(|l| l.starts_with("master ")).unwrap_or_default();
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("master "))
+        .unwrap_or_default();
     assert!(
         line.starts_with(&format!("master mupdate 127.0.0.1:{master} DOWN"))
             && line.ends_with("(connection refused)"),
@@ -486,7 +492,9 @@ fn slave_and_master_stopped_for_real() {
     let out = m.run(&[], "mdiff");
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains(&format!("mupdate is not reachable on mupdate (127.0.0.1:{master})")),
+        text(&out.stderr).contains(&format!(
+            "mupdate is not reachable on mupdate (127.0.0.1:{master})"
+        )),
         "{}",
         text(&out.stderr)
     );
@@ -518,7 +526,12 @@ fn wrong_proxy_password_for_real() {
             .unwrap()
     };
     let out = as_alice();
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 
     let conf = m.dir().join("frontend/imapd.conf");
     let orig = std::fs::read_to_string(&conf).unwrap();
@@ -536,7 +549,10 @@ fn wrong_proxy_password_for_real() {
     let out = m.run(&[], "localrestart frontend");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = as_alice();
-    assert!(!out.status.success(), "alice reached her backend with a wrong proxy password");
+    assert!(
+        !out.status.success(),
+        "alice reached her backend with a wrong proxy password"
+    );
     let out = m.run(&[], "testauth");
     let s = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{s}");
@@ -546,6 +562,11 @@ fn wrong_proxy_password_for_real() {
     std::fs::write(&conf, orig).unwrap();
     assert!(m.run(&[], "localrestart frontend").status.success());
     let out = as_alice();
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     assert_eq!(m.run(&[], "testauth").status.code(), Some(0));
 }

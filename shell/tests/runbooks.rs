@@ -129,7 +129,8 @@ impl Murder {
 
     /// Where the master says `mailbox` is (`backend1!default`), if it knows it.
     fn location(&self, mailbox: &str) -> Option<String> {
-        let out = self.cmd()
+        let out = self
+            .cmd()
             .args(["--no-connect", "-o", "json", "-e"])
             .arg(format!("lmurder {mailbox}"))
             .output()
@@ -237,7 +238,11 @@ fn import_and_add_backend_runbooks() {
     assert!(m.run("localstop backend2").status.success());
     let out = m.runbook("runbook_add_backend.sh", &["backend2"]);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    assert!(both(&out).contains("backend2 does not answer"), "{}", both(&out));
+    assert!(
+        both(&out).contains("backend2 does not answer"),
+        "{}",
+        both(&out)
+    );
 }
 
 #[test]
@@ -248,34 +253,61 @@ fn move_users_runbook() {
     let list = m.dir().join("users.txt");
     std::fs::write(&list, "alice\nuser.bob\n\n# carol stays\n").unwrap();
 
-    let out = m.runbook("runbook_move_users.sh", &["--dry-run", "backend2", list.to_str().unwrap()]);
+    let out = m.runbook(
+        "runbook_move_users.sh",
+        &["--dry-run", "backend2", list.to_str().unwrap()],
+    );
     let s = both(&out);
     assert_eq!(out.status.code(), Some(0), "{s}");
     assert!(
         s.contains("dry run: would move alice from backend1 to backend2!default"),
         "{s}"
     );
-    assert!(s.contains("dry run: 2 to move, 0 already on backend2, 0 failed"), "{s}");
-    assert_eq!(m.location("user.alice").as_deref(), Some("backend1!default"));
+    assert!(
+        s.contains("dry run: 2 to move, 0 already on backend2, 0 failed"),
+        "{s}"
+    );
+    assert_eq!(
+        m.location("user.alice").as_deref(),
+        Some("backend1!default")
+    );
 
-    let out = m.runbook("runbook_move_users.sh", &["backend2", list.to_str().unwrap()]);
+    let out = m.runbook(
+        "runbook_move_users.sh",
+        &["backend2", list.to_str().unwrap()],
+    );
     let s = both(&out);
     assert_eq!(out.status.code(), Some(0), "{s}");
     assert!(s.contains("moved  alice: backend1 -> backend2"), "{s}");
-    assert!(s.contains("2 moved, 0 already on backend2, 0 failed"), "{s}");
+    assert!(
+        s.contains("2 moved, 0 already on backend2, 0 failed"),
+        "{s}"
+    );
     for u in ["user.alice", "user.bob"] {
         assert_eq!(m.location(u).as_deref(), Some("backend2!default"), "{u}");
     }
-    assert_eq!(m.location("user.carol").as_deref(), Some("backend1!default"));
+    assert_eq!(
+        m.location("user.carol").as_deref(),
+        Some("backend1!default")
+    );
 
     // Rerun (as after an interruption), plus a user the master does not know.
     std::fs::write(&list, "alice\nbob\nnobody\n").unwrap();
-    let out = m.runbook("runbook_move_users.sh", &["backend2", list.to_str().unwrap()]);
+    let out = m.runbook(
+        "runbook_move_users.sh",
+        &["backend2", list.to_str().unwrap()],
+    );
     let s = both(&out);
     assert_eq!(out.status.code(), Some(1), "{s}");
     assert!(s.contains("skip   alice: already on backend2"), "{s}");
-    assert!(s.contains("FAILED nobody: the master has no user.nobody"), "{s}");
-    assert!(s.contains("0 moved, 2 already on backend2, 1 failed"), "{s}");
+    assert!(
+        s.contains("FAILED nobody: the master has no user.nobody"),
+        "{s}"
+    );
+    assert!(
+        s.contains("0 moved, 2 already on backend2, 1 failed"),
+        "{s}"
+    );
     wait_for("an in-sync murder after the moves", || m.in_sync());
 }
 
@@ -288,11 +320,19 @@ fn master_recovery_runbook() {
 
     // The master loses its database while it is down.
     let out = m.run("localstop master");
-    assert!(text(&out.stdout).contains("master: stopped"), "{}", both(&out));
+    assert!(
+        text(&out.stdout).contains("master: stopped"),
+        "{}",
+        both(&out)
+    );
     // While it is down the runbook refuses to start.
     let out = m.runbook("runbook_master_recovery.sh", &[]);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
-    assert!(both(&out).contains("the master does not answer"), "{}", both(&out));
+    assert!(
+        both(&out).contains("the master does not answer"),
+        "{}",
+        both(&out)
+    );
     std::fs::remove_dir_all(m.configdir("mupdate").join(daemons::mboxdb::DB_DIR)).unwrap();
     assert!(m.run("localstart master").status.success());
     assert_eq!(m.location("user.alice"), None);
@@ -309,8 +349,14 @@ fn master_recovery_runbook() {
     let out = m.runbook("runbook_master_recovery.sh", &[]);
     let s = both(&out);
     assert_eq!(out.status.code(), Some(0), "{s}");
-    assert_eq!(m.location("user.alice").as_deref(), Some("backend1!default"));
-    assert_eq!(m.location("user.carol").as_deref(), Some("backend2!default"));
+    assert_eq!(
+        m.location("user.alice").as_deref(),
+        Some("backend1!default")
+    );
+    assert_eq!(
+        m.location("user.carol").as_deref(),
+        Some("backend2!default")
+    );
     assert!(s.ends_with("3 mailboxes compared: in sync\n"), "{s}");
 
     let out = m.runbook("runbook_master_recovery.sh", &[]);
@@ -333,9 +379,14 @@ fn check_frontend_runbook() {
     let s = both(&out);
     assert_eq!(out.status.code(), Some(1), "{s}");
     assert!(s.contains("missing-on-slave frontend: user.bob"), "{s}");
-    assert!(s.contains("dry run: would restart the local frontend's slave"), "{s}");
     assert!(
-        m.stdout("localshow").lines().any(|l| l.starts_with("slave") && l.contains(" down ")),
+        s.contains("dry run: would restart the local frontend's slave"),
+        "{s}"
+    );
+    assert!(
+        m.stdout("localshow")
+            .lines()
+            .any(|l| l.starts_with("slave") && l.contains(" down ")),
         "the dry run started the slave"
     );
 

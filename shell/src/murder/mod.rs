@@ -191,8 +191,7 @@ impl Topology {
     /// of asking over IMAP or MUPDATE. Relative paths are relative to the file. Without
     /// `admin`, the commands log in as the shell's user with its password.
     pub fn from_file(path: &Path) -> Result<Topology, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let f: TopologyFile =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -276,15 +275,12 @@ impl Topology {
     /// `--slave HOST:PORT` applied on top.
     pub fn for_invocation(inv: &Invocation) -> Result<Topology, String> {
         let state = crate::app::state_dir();
-        let file = inv
-            .value("topology")
-            .map(PathBuf::from)
-            .or_else(|| {
-                state
-                    .as_ref()
-                    .map(|d| d.join(TOPOLOGY_FILE))
-                    .filter(|f| f.exists())
-            });
+        let file = inv.value("topology").map(PathBuf::from).or_else(|| {
+            state
+                .as_ref()
+                .map(|d| d.join(TOPOLOGY_FILE))
+                .filter(|f| f.exists())
+        });
         let mut t = match file {
             Some(f) => Topology::from_file(&f)?,
             None => state
@@ -493,4 +489,45 @@ impl<'a> Out<'a> {
 /// A string field.
 pub fn s(v: impl Into<String>) -> serde_json::Value {
     serde_json::Value::String(v.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_topology_file_describes_another_murder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("admin.pw"), "s3cret\n").unwrap();
+        let path = dir.path().join("t.json");
+        std::fs::write(
+            &path,
+            r#"{
+              "master": { "name": "mupdate", "address": "10.0.0.5", "imapd_conf": "m.conf" },
+              "backends": [ { "name": "backend1", "address": "10.0.0.6:1143" } ],
+              "frontends": [ { "name": "fe", "address": "10.0.0.4:143" } ],
+              "slaves": [ { "name": "fe", "address": "10.0.0.4:3905" } ],
+              "admin": { "user": "cyrus", "password_file": "admin.pw" }
+            }"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("m.conf"),
+            "# a comment: here\nadmins: cyrus b1\n",
+        )
+        .unwrap();
+        let t = Topology::from_file(&path).unwrap();
+        let m = t.master.unwrap();
+        assert_eq!((m.host.as_str(), m.port), ("10.0.0.5", 3905));
+        assert_eq!(m.conf("admins").as_deref(), Some("cyrus b1"));
+        assert_eq!(t.backends[0].port, 1143);
+        assert_eq!(t.backends[0].conf("admins"), None);
+        assert_eq!(t.slaves[0].name, "fe");
+        assert_eq!(t.admin, Some(("cyrus".into(), "s3cret".into())));
+        assert!(t.state_dir.is_none());
+
+        std::fs::write(&path, r#"{ "masters": [] }"#).unwrap();
+        let e = Topology::from_file(&path).unwrap_err();
+        assert!(e.contains("unknown field `masters`"), "{e}");
+    }
 }
