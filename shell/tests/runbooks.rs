@@ -43,7 +43,6 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 
 impl Murder {
     fn up() -> Murder {
-        let home = tempfile::tempdir().unwrap();
         // A base whose every port is free, spread by pid and test so parallel runs rarely
         // collide (and apart from murder_ops' range).
         static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
@@ -52,13 +51,26 @@ impl Murder {
         let offsets = [
             905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024,
         ];
-        while !offsets.iter().all(|o| port_free(base + o)) {
+        // A port found free may be taken before the daemon binds it (other tests and
+        // processes share the machine): then the start fails, and another base is tried.
+        let mut last = String::new();
+        for _ in 0..3 {
+            while !offsets.iter().all(|o| port_free(base + o)) {
+                base = base.wrapping_add(37) % 50000 + 10000;
+            }
+            let m = Murder {
+                home: tempfile::tempdir().unwrap(),
+                base,
+            };
+            let out = m.cmd().args(["local", "up"]).output().unwrap();
+            if out.status.success() {
+                return m;
+            }
+            last = format!("{}{}", text(&out.stdout), text(&out.stderr));
+            eprintln!("local up on base {base} failed, trying another: {last}");
             base = base.wrapping_add(37) % 50000 + 10000;
         }
-        let m = Murder { home, base };
-        let out = m.cmd().args(["local", "up"]).output().unwrap();
-        assert!(out.status.success(), "{}", both(&out));
-        m
+        panic!("the local murder did not start: {last}");
     }
 
     fn dir(&self) -> &Path {
