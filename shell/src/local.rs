@@ -492,7 +492,9 @@ pub fn show(dir: &Path) -> Vec<DaemonState> {
         .collect()
 }
 
-fn spawn(dir: &Path, d: &Daemon) -> Result<u32, LocalError> {
+/// Starts a daemon's process and writes its pid file. The caller watches the child until
+/// it listens, then hands it to [`reap`].
+fn spawn(dir: &Path, d: &Daemon) -> Result<std::process::Child, LocalError> {
     let exe = std::env::current_exe().map_err(|e| LocalError::Other(e.to_string()))?;
     let log = log_path(dir, d.name);
     let run = daemon_pid_path(dir, d.name);
@@ -519,18 +521,28 @@ fn spawn(dir: &Path, d: &Daemon) -> Result<u32, LocalError> {
         // Its own process group: a Ctrl-C in the shell must not stop the murder.
         cmd.process_group(0);
     }
-    let mut child = cmd
+    let child = cmd
         .spawn()
         .map_err(|e| LocalError::Other(format!("cannot start {}: {e}", d.name)))?;
-    let pid = child.id();
-    std::fs::write(&run, format!("{pid} {}\n", now_secs())).map_err(io(&run))?;
-    // Reap it when it exits, so a daemon stopped from a long-running shell does not stay
-    // behind as a zombie that still looks alive.
-    std::thread::spawn(move || child.wait());
-    Ok(pid)
+    std::fs::write(&run, format!("{} {}\n", child.id(), now_secs())).map_err(io(&run))?;
+    Ok(child)
 }
 
-fn wait_ports(dir: &Path, d: &Daemon, ports: &Ports, pid: u32) -> Result<(), LocalError> {
+/// Reaps a started daemon when it exits, so one stopped from a long-running shell does not
+/// stay behind as a zombie.
+fn reap(mut child: std::process::Child) {
+    std::thread::spawn(move || child.wait());
+}
+
+/// Waits until a just-started daemon listens on every port. Its own [`std::process::Child`]
+/// says whether it exited: [`alive`] cannot tell yet, as between fork and exec the child
+/// still shows the parent's command line.
+fn wait_ports(
+    dir: &Path,
+    d: &Daemon,
+    ports: &Ports,
+    child: &mut std::process::Child,
+) -> Result<(), LocalError> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if d.ports(ports).iter().all(|(_, p)| port_open(*p)) {
@@ -541,7 +553,7 @@ fn wait_ports(dir: &Path, d: &Daemon, ports: &Ports, pid: u32) -> Result<(), Loc
                 .map(|l| l.join("\n  "))
                 .unwrap_or_default()
         };
-        if !alive(pid) {
+        if !matches!(child.try_wait(), Ok(None)) {
             return Err(LocalError::Other(format!(
                 "{} exited at start; the end of {}:\n  {}",
                 d.name,
@@ -573,25 +585,40 @@ pub fn start(dir: &Path, names: &[String]) -> Result<Vec<String>, LocalError> {
             lines.push(format!("{}: already running (pid {pid})", d.name));
             continue;
         }
-        let pid = spawn(dir, d)?;
+        let mut child = spawn(dir, d)?;
         if d.name == "master" {
             // Backends and the slave connect to the master at start: let it listen first.
-            wait_ports(dir, d, &ports, pid)?;
+            if let Err(e) = wait_ports(dir, d, &ports, &mut child) {
+                reap(child);
+                return Err(e);
+            }
         }
-        started.push((d, pid));
+        started.push((d, child));
     }
-    for (d, pid) in started {
-        wait_ports(dir, d, &ports, pid)?;
-        let list: Vec<String> = d
-            .ports(&ports)
-            .iter()
-            .map(|(svc, p)| format!("{svc}:{p}"))
-            .collect();
-        lines.push(format!(
-            "{}: started (pid {pid}, {})",
-            d.name,
-            list.join(" ")
-        ));
+    let mut failure = None;
+    for (d, mut child) in started {
+        if failure.is_none() {
+            match wait_ports(dir, d, &ports, &mut child) {
+                Ok(()) => {
+                    let list: Vec<String> = d
+                        .ports(&ports)
+                        .iter()
+                        .map(|(svc, p)| format!("{svc}:{p}"))
+                        .collect();
+                    lines.push(format!(
+                        "{}: started (pid {}, {})",
+                        d.name,
+                        child.id(),
+                        list.join(" ")
+                    ));
+                }
+                Err(e) => failure = Some(e),
+            }
+        }
+        reap(child);
+    }
+    if let Some(e) = failure {
+        return Err(e);
     }
     Ok(lines)
 }

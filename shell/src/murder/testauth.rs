@@ -13,7 +13,9 @@
 //!   (a proxy that is an admin there acts as admin for every proxied user).
 //!
 //! The role identities and their passwords come from the hosts' `imapd.conf` files, so those
-//! checks run where the files are (the local murder, or a host holding them); the admin
+//! checks run where the files are (the local murder, or the `imapd_conf` paths of a topology
+//! file; the frontend's password for a backend is its `<backend>_password` when set, else
+//! `proxy_password`, as Cyrus's frontend chooses); the admin
 //! check is the "is it an admin" part read from `admins`, which is what Cyrus itself decides
 //! by, rather than guessed from a command's refusal.
 //!
