@@ -882,8 +882,9 @@ command_table! {
                and each frontend's MUPDATE slave) and shows whether it greets, in how many \
                milliseconds, and the version its greeting names. For each slave whose frontend \
                files are on this machine it also shows the slave's connection to the master \
-               (slave.state), its last full resync and its last change. With -e, the exit \
-               status is 1 when a server is down or a slave is not connected.",
+               (slave.state), its last full resync and its last change. One line of \
+               diagnosis follows for each server down. With -e, the exit status is 1 when a \
+               server is down or a slave is not connected.",
         examples: &[
             "mstatus",
             "murderstatus --mupdate 10.0.0.5:3905 --backend b1=10.0.0.6:143,b2=10.0.0.7:143",

@@ -455,6 +455,13 @@ fn slave_and_master_stopped_for_real() {
         s.contains(&format!("127.0.0.1:{} DOWN", m.base + 3905)),
         "{s}"
     );
+    assert!(
+        s.contains(&format!(
+            "the mupdate slave is not running on frontend (connection refused at 127.0.0.1:{})",
+            m.base + 3905
+        )),
+        "{s}"
+    );
 
     // Starting it again resyncs the frontend.
     let out = m.run(&[], "localstart slave");
@@ -501,6 +508,12 @@ fn slave_and_master_stopped_for_real() {
     );
     // The slave, still up, knows it lost the master.
     assert!(s.contains("state=disconnected"), "{s}");
+    assert!(
+        s.ends_with(&format!(
+            "mupdate is not running on the master (connection refused at 127.0.0.1:{master})\n"
+        )),
+        "{s}"
+    );
     let out = m.run(&[], "mdiff");
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -161,7 +161,6 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
     for (role, h, mupdate) in servers {
         let start = Instant::now();
         let p = probe(h, mupdate, timeout).await;
-        let what = if mupdate { "mupdate" } else { "imapd" };
         let name = if role == "master" {
             "master".to_owned()
         } else {
@@ -177,16 +176,7 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
             } else {
                 Err(p.detail.clone())
             },
-            |e| {
-                format!(
-                    "{what} is not running on {} ({e} at {addr})",
-                    if role == "master" {
-                        "the master"
-                    } else {
-                        h.name.as_str()
-                    }
-                )
-            },
+            |e| super::status::down_diagnosis(role, &h.name, e, &addr),
         );
         if !p.up {
             continue;
