@@ -865,7 +865,7 @@ pub async fn serve(dir: &Path, only: Option<&str>) -> Result<(), LocalError> {
     for d in &chosen {
         launch(d, dir, &ports, &shutdown, &mut tasks).await?;
     }
-    eprintln!(
+    tracing::info!(
         "murder local: {} listening",
         chosen.iter().map(|d| d.name).collect::<Vec<_>>().join(", ")
     );
@@ -877,9 +877,9 @@ pub async fn serve(dir: &Path, only: Option<&str>) -> Result<(), LocalError> {
                 None => break,
                 Some(Ok((name, r))) => {
                     if let Err(e) = &r {
-                        eprintln!("murder local: {name}: {e}");
+                        tracing::error!("murder local: {name}: {e}");
                     } else {
-                        eprintln!("murder local: {name} ended");
+                        tracing::error!("murder local: {name} ended");
                     }
                     // A daemon process whose server ended must end too, so `show` says
                     // it is down rather than half up.
@@ -889,7 +889,7 @@ pub async fn serve(dir: &Path, only: Option<&str>) -> Result<(), LocalError> {
                     }
                 }
                 Some(Err(e)) => {
-                    eprintln!("murder local: a server task failed: {e}");
+                    tracing::error!("murder local: a server task failed: {e}");
                     if only.is_some() {
                         failed = true;
                         break;
@@ -899,6 +899,12 @@ pub async fn serve(dir: &Path, only: Option<&str>) -> Result<(), LocalError> {
         }
     }
     tasks.abort_all();
+    if !failed {
+        tracing::info!(
+            "murder local: {} stopping",
+            chosen.iter().map(|d| d.name).collect::<Vec<_>>().join(", ")
+        );
+    }
     if let Some(name) = only {
         let path = daemon_pid_path(dir, name);
         let mine = std::fs::read_to_string(&path)
