@@ -231,3 +231,41 @@ fn murderdiff_on_the_real_murder_is_clean_then_finds_a_stale_master_entry() {
         o.status.code() == Some(0) && !stdout(o).contains(&ghost)
     });
 }
+
+/// The frontend-check runbook, on a murder described by a topology file (`MURDER_TOPOLOGY`):
+/// the real frontend's slave matches the real master.
+#[test]
+fn check_frontend_runbook_on_the_real_murder() {
+    if real_murder().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let topo = write_topology(dir.path());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/runbook_check_frontend.sh");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("frontend")
+            .env("MURDER", common::murder_bin())
+            .env("MURDER_HOME", dir.path())
+            .env("MURDER_TOPOLOGY", &topo)
+            .env_remove("MURDER_CONNECT")
+            .output()
+            .unwrap();
+        let s = format!("{}{}", stdout(&out), stderr(&out));
+        if out.status.code() == Some(0) {
+            assert_eq!(s, "every frontend slave matches the master\n");
+            return;
+        }
+        // Out of step only while other tests' changes travel to the slave; this runbook
+        // never restarts anything on a murder that is not the local one.
+        assert_eq!(out.status.code(), Some(1), "{s}");
+        assert!(
+            s.contains("restart the mupdate slave on each frontend"),
+            "{s}"
+        );
+        assert!(Instant::now() < deadline, "{s}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
