@@ -563,6 +563,10 @@ impl Session {
             caps.extend(["IMAP4rev1", "LITERAL+", "ID", "ENABLE"].map(String::from));
         } else {
             caps.extend(CAPABILITIES.iter().map(|c| c.to_string()));
+            // A frontend can be told never to refer clients (reference §4.10).
+            if self.ctx.frontend && self.ctx.conf.get_switch("proxyd_disable_mailbox_referrals") {
+                caps.retain(|c| c != "MAILBOX-REFERRALS");
+            }
         }
         if let Some(s) = self.ctx.conf.get_str("mupdate_server") {
             caps.push(format!("MUPDATE=mupdate://{s}/"));

@@ -469,6 +469,12 @@ fn unavailable_line(s: &mut Session, server: &str, e: &BackendError) -> bool {
     false
 }
 
+/// Whether this session gets referrals instead of proxying: the client showed it follows
+/// them (RLIST, RLSUB, `LIST (REMOTE)`) and `proxyd_disable_mailbox_referrals` is off.
+fn referrals(s: &Session) -> bool {
+    s.referrals_ok && !s.ctx.conf.get_switch("proxyd_disable_mailbox_referrals")
+}
+
 fn miss(s: &mut Session, tag: &Tag, m: Miss) -> HResult {
     s.no(tag, m.0);
     Ok(())
@@ -578,8 +584,13 @@ async fn route(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
             let mailbox = mailbox.clone();
             to_mailbox(s, &tag, &mailbox, &raw, true).await
         }
-        CommandBody::Status { mailbox, .. }
-        | CommandBody::GetQuotaRoot { mailbox }
+        CommandBody::Status { mailbox, .. } if !mailbox.is_empty() => {
+            // STATUS is referred only when the administrator allows it (§4.10).
+            let mailbox = mailbox.clone();
+            let referable = s.ctx.conf.get_switch("proxyd_allow_status_referral");
+            to_mailbox(s, &tag, &mailbox, &raw, referable).await
+        }
+        CommandBody::GetQuotaRoot { mailbox }
         | CommandBody::SetMetadata { mailbox, .. }
         | CommandBody::GetMetadata { mailbox, .. }
             if !mailbox.is_empty() =>
@@ -709,7 +720,7 @@ async fn to_mailbox(
         Err(m) => return miss(s, tag, m),
     };
     let server = server_of(&entry);
-    if referable && s.referrals_ok {
+    if referable && referrals(s) {
         return refer(s, tag, &server, mailbox);
     }
     forward(s, &server, tag, raw).await.map(|_| ())
@@ -753,7 +764,7 @@ async fn select(s: &mut Session, tag: &Tag, mailbox: &[u8], raw: &[u8]) -> HResu
         }
     };
     let server = server_of(&entry);
-    if s.referrals_ok {
+    if referrals(s) {
         return refer(s, tag, &server, mailbox);
     }
     if s.proxy.current.as_deref().is_some_and(|c| c != server) {
@@ -873,7 +884,7 @@ async fn create(
             }
         },
     };
-    if s.referrals_ok && s.is_admin() {
+    if referrals(s) && s.is_admin() {
         return refer(s, tag, &server, mailbox);
     }
     let msg = if rebuild {
