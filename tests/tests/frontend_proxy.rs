@@ -129,7 +129,10 @@ fn enable_holds_on_every_backend_and_is_answered_once() {
     assert!(r.iter().any(|l| l.contains("MODSEQ")), "{r:?}");
     // Enabling again changes nothing.
     let r = alice.ok("ENABLE CONDSTORE");
-    assert!(r.iter().all(|l| l == "* ENABLED" || l == "* ENABLED "), "{r:?}");
+    assert!(
+        r.iter().all(|l| l == "* ENABLED" || l == "* ENABLED "),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -268,9 +271,15 @@ fn list_return_data_comes_from_every_backend() {
     let mut m = m;
     m.stop_backend(1);
     let r = alice.ok("LIST \"\" \"*\" RETURN (STATUS (MESSAGES))");
-    assert!(r.contains(&"* LIST (\\HasNoChildren) \".\" shared".to_string()), "{r:?}");
+    assert!(
+        r.contains(&"* LIST (\\HasNoChildren) \".\" shared".to_string()),
+        "{r:?}"
+    );
     assert!(!r.iter().any(|l| l.starts_with("* STATUS shared")), "{r:?}");
-    assert!(r.contains(&"* STATUS INBOX (MESSAGES 1)".to_string()), "{r:?}");
+    assert!(
+        r.contains(&"* STATUS INBOX (MESSAGES 1)".to_string()),
+        "{r:?}"
+    );
 }
 
 #[test]

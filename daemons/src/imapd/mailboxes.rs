@@ -1334,8 +1334,7 @@ async fn list(
     // A frontend asks each mailbox's backend for what only it knows: special-use attributes
     // (when asked for: a plain LIST on a Cyrus frontend shows none) and STATUS values.
     let remote = if s.ctx.frontend {
-        let want_special =
-            sel_special || sel_sub || returns.contains(&ListReturn::SpecialUse);
+        let want_special = sel_special || sel_sub || returns.contains(&ListReturn::SpecialUse);
         let mailboxes: Vec<(String, MailboxEntry)> = rows
             .iter()
             .filter_map(|(_, r)| match r {
@@ -1346,13 +1345,8 @@ async fn list(
             .map(|m| (m.ext.clone(), m.entry.clone()))
             .collect();
         Some(
-            crate::proxyd::list::backend_data(
-                s,
-                &mailboxes,
-                want_special,
-                ret_status.as_deref(),
-            )
-            .await,
+            crate::proxyd::list::backend_data(s, &mailboxes, want_special, ret_status.as_deref())
+                .await,
         )
     } else {
         None

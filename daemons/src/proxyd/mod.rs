@@ -27,9 +27,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use protocol::acl::{Acl, Rights};
-use protocol::imap::command::{
-    Command, CommandBody, CreateArgs, CreateParam,
-};
+use protocol::imap::command::{Command, CommandBody, CreateArgs, CreateParam};
 use protocol::imap::framing::literal_header;
 use protocol::imap::response::{Data, FetchItem, Response};
 use protocol::imap::types::{Flag, Tag};

@@ -159,12 +159,20 @@ pub async fn handle(ctx: Arc<Context>, mut conn: Conn, implicit_tls: bool) {
             "CAPA" => capa(&ctx, tls),
             "STLS" => {
                 let Some(cfg) = ctx.tls.clone().filter(|_| !tls) else {
-                    if r.get_mut().write_all(b"-ERR STLS not available\r\n").await.is_err() {
+                    if r.get_mut()
+                        .write_all(b"-ERR STLS not available\r\n")
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     continue;
                 };
-                if r.get_mut().write_all(b"+OK Begin TLS negotiation now\r\n").await.is_err() {
+                if r.get_mut()
+                    .write_all(b"+OK Begin TLS negotiation now\r\n")
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 // Anything pipelined after STLS was sent in the clear: dropped (RFC 2595 §4).
