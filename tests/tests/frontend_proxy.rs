@@ -339,6 +339,26 @@ fn referrals_go_to_clients_that_follow_them() {
     // The referral names a server the client can reach: a direct login there works.
     let mut direct = Imap::login(b2, "alice", "alicepw");
     direct.ok("EXAMINE shared");
+    // ACL changes by a user are proxied; an admin's are referred (a frontend admin is no
+    // admin on the backend), and so are an admin's CREATE and RECONSTRUCT.
+    alice.ok("SETACL shared bob lr");
+    let mut admin = Imap::login(m.proxyd.addr, "cyrus", "secret");
+    admin.ok("RLIST \"\" \"\"");
+    assert_eq!(
+        admin.no("SETACL shared bob lrs"),
+        format!("[REFERRAL imap://;AUTH=*@{b2}/shared] Remote mailbox.")
+    );
+    assert_eq!(
+        admin.no("RECONSTRUCT shared"),
+        format!("[REFERRAL imap://;AUTH=*@{b2}/shared] Remote mailbox.")
+    );
+    let r = admin.no("CREATE user.zed");
+    assert!(
+        r.starts_with("[REFERRAL imap://;AUTH=*@127.0.0.1:")
+            && r.ends_with("/user.zed] Remote mailbox."),
+        "{r}"
+    );
+    assert!(!m.front_has("user.zed"));
 
     // proxyd_allow_status_referral refers STATUS too; proxyd_disable_mailbox_referrals turns
     // referrals off and stops advertising them.

@@ -5,18 +5,29 @@
 //!
 //! | commands | where |
 //! |---|---|
-//! | CAPABILITY, ID, NAMESPACE, ENABLE, LOGOUT, LIST, RLIST, GETACL, MYRIGHTS, LISTRIGHTS | here |
+//! | CAPABILITY, ID, NAMESPACE, LOGOUT, GETACL, MYRIGHTS, LISTRIGHTS | here |
+//! | ENABLE | here, then on every backend connection of the session, now and later |
+//! | LIST, RLIST | here; with RETURN/selection options, subscriptions from the INBOX backend and special-use and STATUS from each mailbox's backend ([`list`]) |
 //! | SELECT, EXAMINE | the mailbox's backend, which becomes the current one |
 //! | FETCH, STORE, SEARCH, UID …, EXPUNGE, CLOSE, UNSELECT, CHECK, IDLE, NOOP | the current backend |
 //! | COPY, MOVE | the current backend, or emulated across backends (§4.7) |
-//! | LSUB, RLSUB, SUBSCRIBE, UNSUBSCRIBE, LIST with subscriptions | the INBOX backend |
+//! | LSUB, RLSUB, SUBSCRIBE, UNSUBSCRIBE | the INBOX backend |
+//! | GETQUOTA, SETQUOTA | the quota root's backend, if the whole hierarchy lives there |
 //! | CREATE | the server named, the parent's, or the least used one; then the slave is kicked |
-//! | DELETE, RENAME (XFER for another server), STATUS, APPEND, ACL changes, quota, metadata | the mailbox's backend |
+//! | DELETE, RENAME (XFER for another server), STATUS, APPEND, ACL changes, GETQUOTAROOT, metadata | the mailbox's backend |
 //!
 //! Relayed commands keep the client's tag and bytes; a synchronising literal (already answered
 //! by our framer) goes on as `{n+}`. Responses are relayed byte for byte up to the tagged one.
 //! A backend that cannot be reached gives `NO [UNAVAILABLE]`; losing the selected one ends the
 //! client's session with `BYE`, as Cyrus does. Nothing here touches other sessions.
+//!
+//! As in Cyrus, a command that does not concern the selected mailbox's backend is followed by
+//! a `NOOP` there, whose untagged data (EXISTS, EXPUNGE, ...) the client gets before its tagged
+//! answer. Cached connections to other backends are closed after `proxyd_backend_timeout`
+//! (default 5 minutes) without use, and reopened when needed. Clients that announced they
+//! follow referrals (RLIST, RLSUB, `LIST (REMOTE)`) get `NO [REFERRAL ...]` for SELECT,
+//! EXAMINE, APPEND, DELETE, admins' CREATE and ACL changes, and STATUS with
+//! `proxyd_allow_status_referral`; `proxyd_disable_mailbox_referrals` turns referrals off.
 
 pub mod backend;
 pub mod list;
