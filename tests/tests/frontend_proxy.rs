@@ -280,6 +280,12 @@ fn list_return_data_comes_from_every_backend() {
         r.contains(&"* STATUS INBOX (MESSAGES 1)".to_string()),
         "{r:?}"
     );
+    // Subscriptions live on the INBOX backend: with it down the answer is NO, not an empty
+    // list a client might take for "no subscriptions" (reference §4.5).
+    let mut bob = Imap::login(m.proxyd.addr, "bob", "bobpw");
+    let r = bob.no("LIST \"\" \"*\" RETURN (SUBSCRIBED)");
+    assert!(r.starts_with("[UNAVAILABLE]"), "{r}");
+    bob.ok("LIST \"\" \"*\"");
 }
 
 #[test]
