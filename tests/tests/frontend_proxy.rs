@@ -499,4 +499,22 @@ fn pop3proxyd_offers_stls_when_tls_is_configured() {
     l.clear();
     r.read_line(&mut l).unwrap();
     assert!(l.starts_with("-ERR [AUTH]"), "{l}");
+    // pop3s (-s): TLS from the first byte, then the same proxied session.
+    let pop3s = Daemon::start(&m.front_host, "pop3proxyd", &["-s"]);
+    let script = "import poplib,ssl,sys\nc=ssl.create_default_context()\nc.check_hostname=False\nc.verify_mode=ssl.CERT_NONE\np=poplib.POP3_SSL(sys.argv[1],int(sys.argv[2]),context=c)\np.user('alice')\np.pass_('alicepw')\nprint(p.stat()[0])\np.quit()\n";
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &pop3s.addr.ip().to_string(),
+            &pop3s.addr.port().to_string(),
+        ])
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -185,7 +185,7 @@ pub async fn handle(ctx: Arc<Context>, mut conn: Conn, implicit_tls: bool) {
                 continue;
             }
             "USER" | "PASS" | "AUTH" if !plaintext_ok => {
-                "-ERR [AUTH] Plaintext authentication requires TLS (STLS)\r\n".into()
+                "-ERR [AUTH] USER command only available under a layer\r\n".into()
             }
             "USER" if !arg.is_empty() => {
                 pending_user = Some(arg.to_owned());
