@@ -149,6 +149,7 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
         cafile: topo.state_dir.as_ref().map(|d| d.join("tls/ca.pem")),
         capath: None,
         insecure: false,
+        client_cert: None,
     };
     let master_dir = topo.master.as_ref().and_then(hostdir);
     let frontend_dir = topo.frontends.first().and_then(hostdir);
