@@ -247,10 +247,11 @@ impl Reply {
             _ => Vec::new(),
         };
         let text: Vec<String> = rest.map(Item::text).collect();
+        // Servers end multi-line texts (script errors) with a line end.
         Some(Reply {
             kind,
             code,
-            text: text.join(" "),
+            text: text.join(" ").trim_end().to_string(),
         })
     }
 

@@ -20,14 +20,23 @@ fn timsieved() -> Option<CyrusInstance> {
         eprintln!("skipping: {why}");
         return None;
     }
-    Some(
-        CyrusInstance::builder("sieve")
-            .conf("admins", "cyrus")
-            .user("cyrus", "secret")
-            .user("alice", "alicepw")
-            .service("sieve", "timsieved")
-            .start(),
-    )
+    let cy = CyrusInstance::builder("sieve")
+        .conf("admins", "cyrus")
+        .user("cyrus", "secret")
+        .user("alice", "alicepw")
+        .service("imap", "imapd")
+        .service("sieve", "timsieved")
+        .start();
+    // timsieved refuses a login whose user has no INBOX.
+    let o = Command::new(murder_bin())
+        .args(["--norc", "--notls", "-u", "cyrus", "127.0.0.1"])
+        .arg(cy.port("imap").to_string())
+        .args(["-e", "cm user.alice; cm user.cyrus"])
+        .env("MURDER_PASSWORD", "secret")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    Some(cy)
 }
 
 /// `murder --no-connect -u cyrus` with commands; the password from the environment.
@@ -199,3 +208,4 @@ fn referrals_are_followed() {
     );
     assert!(log.iter().any(|l| l.starts_with("PUTSCRIPT \"r\"")), "{log:?}");
 }
+
