@@ -808,7 +808,11 @@ impl Session {
                     words.to_mut().push(value.to_string());
                 }
                 Some(CommandId::Sieve) => self.input = Some(text),
-                _ => {
+                other => {
+                    let name: &str = match other {
+                        Some(id) => id.name(),
+                        None => name,
+                    };
                     let _ = writeln!(
                         err,
                         "{name}: reads no input: `<' gives the value of setmetadata, \
