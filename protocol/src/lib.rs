@@ -14,6 +14,7 @@
 //! | [`mailbox`] | Cyrus internal/external mailbox names, modified UTF-7, `server!partition` |
 //! | [`acl`] | ACL rights, identifiers and Cyrus's TAB-separated ACL strings |
 //! | [`config`] | `imapd.conf` and `cyrus.conf` |
+//! | [`sieve`] | Sieve scripts (RFC 5228 and extensions): compile and evaluate at delivery |
 #![forbid(unsafe_code)]
 
 pub mod acl;
@@ -25,3 +26,4 @@ pub mod managesieve;
 pub mod mime;
 pub mod mupdate;
 pub mod pop3;
+pub mod sieve;
