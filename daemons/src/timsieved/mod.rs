@@ -220,11 +220,7 @@ impl Session {
         for c in &caps {
             c.encode(&mut self.out);
         }
-        self.send(&Response {
-            status: Status::Ok,
-            code: None,
-            text: None,
-        });
+        self.send(&bare_ok());
     }
 
     async fn run(&mut self) -> Result<(), End> {
@@ -294,7 +290,7 @@ impl Session {
             }
             (Command::Unauthenticate, Phase::Local(_)) => {
                 self.phase = Phase::Anonymous;
-                self.send(&Response::ok("Success"));
+                self.send(&bare_ok());
             }
             (cmd, Phase::Local(user)) => {
                 let user = user.name.clone();
@@ -500,7 +496,7 @@ impl Session {
                 } else {
                     self.blocking(move |ctx| room_for(ctx, &user, &name, max_scripts))
                         .await?
-                        .map(|()| Response::ok("Success"))
+                        .map(|()| bare_ok())
                         .unwrap_or_else(|r| r)
                 }
             }
@@ -517,7 +513,7 @@ impl Session {
                             .map_err(store_error)
                     })
                     .await?
-                    .map(|()| Response::ok("Success"))
+                    .map(|()| bare_ok())
                     .unwrap_or_else(|r| r)
                 }
             }
@@ -526,7 +522,7 @@ impl Session {
                     too_big(max_size)
                 } else {
                     match protocol::sieve::compile(&script) {
-                        Ok(_) => Response::ok("Success"),
+                        Ok(_) => bare_ok(),
                         Err(e) => Response::no(&e.to_string()),
                     }
                 }
@@ -540,11 +536,7 @@ impl Session {
                         for (name, active) in list {
                             ScriptEntry { name, active }.encode(&mut self.out);
                         }
-                        Response {
-                            status: Status::Ok,
-                            code: None,
-                            text: None,
-                        }
+                        bare_ok()
                     }
                     Err(e) => store_error(e),
                 }
@@ -555,7 +547,7 @@ impl Session {
                     ctx.store.set_active_sieve(&user, n).map_err(store_error)
                 })
                 .await?
-                .map(|()| Response::ok("Success"))
+                .map(|()| bare_ok())
                 .unwrap_or_else(|r| r),
             Command::GetScript { name } => {
                 match self
@@ -564,11 +556,7 @@ impl Session {
                 {
                     Ok(Some(s)) => {
                         encode_script(&mut self.out, &s);
-                        Response {
-                            status: Status::Ok,
-                            code: None,
-                            text: None,
-                        }
+                        bare_ok()
                     }
                     Ok(None) => no_code(ResponseCode::NonExistent, "Script doesn't exist"),
                     Err(e) => store_error(e),
@@ -577,7 +565,7 @@ impl Session {
             Command::DeleteScript { name } => self
                 .blocking(move |ctx| ctx.store.delete_sieve(&user, &name).map_err(store_error))
                 .await?
-                .map(|()| Response::ok("Success"))
+                .map(|()| bare_ok())
                 .unwrap_or_else(|r| r),
             Command::RenameScript { old, new } => self
                 .blocking(move |ctx| {
@@ -586,12 +574,22 @@ impl Session {
                         .map_err(store_error)
                 })
                 .await?
-                .map(|()| Response::ok("Success"))
+                .map(|()| bare_ok())
                 .unwrap_or_else(|r| r),
             other => Response::no(&format!("{} not allowed now", other.name())),
         };
         self.send(&r);
         Ok(())
+    }
+}
+
+/// `OK` alone: what Cyrus answers to script commands, and the only OK without a code that
+/// Cyrus's own client library (sieveshell) accepts; `OK "text"` makes it give up.
+fn bare_ok() -> Response {
+    Response {
+        status: Status::Ok,
+        code: None,
+        text: None,
     }
 }
 
