@@ -45,6 +45,9 @@ pub struct LocalMurder {
     /// CA certificate file for the murder's own certificates.
     #[serde(default)]
     pub cafile: Option<PathBuf>,
+    /// The frontend's ManageSieve address, the default of the `sieve` command.
+    #[serde(default)]
+    pub sieve: Option<Endpoint>,
 }
 
 /// A host and port.
@@ -145,6 +148,7 @@ fn settings_from(cli: &Cli) -> Settings {
         format: cli.output,
         columns,
         table_width,
+        sieve: None,
     }
 }
 
@@ -360,6 +364,7 @@ pub fn main() -> i32 {
                     };
                 }
                 target = Some((m.frontend.host.clone(), m.frontend.port));
+                settings.sieve = m.sieve.as_ref().map(|e| (e.host.clone(), e.port));
             }
             Some((Err(_), dir)) => {
                 eprintln!(

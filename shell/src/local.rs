@@ -11,7 +11,9 @@
 //! shell connects) and prints how to connect. `murder local down` stops that process.
 //!
 //! The state directory is `$MURDER_HOME`, else `~/.local/state/murder`. Ports are fixed
-//! offsets from `$MURDER_BASE_PORT` (default 30000), recorded in `murder.json`.
+//! offsets from `$MURDER_BASE_PORT` (default 30000), recorded in `murder.json`. Each host but
+//! the master also runs timsieved (offsets 190, 1190, 2190); the frontend's refers users to
+//! their backend's.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -41,6 +43,9 @@ pub struct Ports {
     pub backend1: [u16; 3],
     /// backend2's IMAP, POP3 and LMTP.
     pub backend2: [u16; 3],
+    /// ManageSieve (timsieved) of the frontend, backend1 and backend2.
+    #[serde(default)]
+    pub sieve: [u16; 3],
 }
 
 impl Ports {
@@ -55,6 +60,7 @@ impl Ports {
             lmtp: p(24),
             backend1: [p(1143), p(1110), p(1024)],
             backend2: [p(2143), p(2110), p(2024)],
+            sieve: [p(190), p(1190), p(2190)],
         }
     }
 
@@ -160,6 +166,10 @@ pub fn prepare(dir: &Path, ports: &Ports) -> Result<(), LocalError> {
                     conf.push((format!("{b}_{proto}"), format!("127.0.0.1:{port}")));
                 }
             }
+            // Where the frontend's timsieved refers users (our `<shorthost>_sieve` key).
+            for (b, port) in [("backend1", ports.sieve[1]), ("backend2", ports.sieve[2])] {
+                conf.push((format!("{b}_sieve"), format!("127.0.0.1:{port}")));
+            }
         };
         match host {
             "mupdate" => {
@@ -228,6 +238,7 @@ pub fn prepare(dir: &Path, ports: &Ports) -> Result<(), LocalError> {
     }
     let json = serde_json::json!({
         "frontend": { "host": "127.0.0.1", "port": ports.imap },
+        "sieve": { "host": "127.0.0.1", "port": ports.sieve[0] },
         "admin": { "user": "admin", "password_file": "admin.pw" },
         "tls": "auto",
         "cafile": "tls/ca.pem",
@@ -325,6 +336,10 @@ pub fn up(dir: &Path, announce: bool) -> Result<Ports, LocalError> {
         println!(
             "  backend2   imap :{}  pop3 :{}  lmtp :{}",
             ports.backend2[0], ports.backend2[1], ports.backend2[2]
+        );
+        println!(
+            "  sieve      frontend :{}  backend1 :{}  backend2 :{}",
+            ports.sieve[0], ports.sieve[1], ports.sieve[2]
         );
         println!(
             "  admin: admin, password in {}; users alice/alicepw, bob/bobpw",
@@ -461,6 +476,13 @@ pub async fn serve(dir: &Path) -> Result<(), LocalError> {
                 daemons::lmtpd::run(conf, true, Some(l), None, s).await,
             )
         });
+    }
+    // timsieved: on each backend, and on the frontend (which refers users to theirs).
+    for (host, port) in ["frontend", "backend1", "backend2"].into_iter().zip(ports.sieve) {
+        let conf = load(dir, host, "sieve")?;
+        let l = listen(port).await?;
+        let s = shutdown.clone();
+        tasks.spawn(async move { report("timsieved", daemons::timsieved::run(conf, l, s).await) });
     }
     shutdown.cancelled().await;
     tasks.abort_all();

@@ -76,6 +76,9 @@ pub struct Settings {
     /// Width to fit tables to: `Some(0)` for the terminal's own width, `None` for no fitting
     /// (standard output is not a terminal).
     pub table_width: Option<u16>,
+    /// The ManageSieve server `sieve` uses when given no -server (the local murder's
+    /// frontend); otherwise the connected server's host on port 4190.
+    pub sieve: Option<(String, u16)>,
 }
 
 impl Default for Settings {
@@ -89,6 +92,7 @@ impl Default for Settings {
             format: Format::Cyradm,
             columns: 79,
             table_width: None,
+            sieve: None,
         }
     }
 }
@@ -1095,9 +1099,10 @@ impl Session {
         };
         let (mut host, mut port) = match inv.value("server") {
             Some(s) => split_host_port(s, crate::sieve::SIEVE_PORT),
-            None => match &self.target {
-                Some((h, _)) => (h.clone(), crate::sieve::SIEVE_PORT),
-                None => {
+            None => match (&self.settings.sieve, &self.target) {
+                (Some((h, p)), _) => (h.clone(), *p),
+                (None, Some((h, _))) => (h.clone(), crate::sieve::SIEVE_PORT),
+                (None, None) => {
                     return Err(Fail::Local(
                         "no server: connect first, or give -server host[:port]".into(),
                     ))

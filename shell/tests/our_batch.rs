@@ -8,75 +8,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{murder_bin, stderr, stdout, unique};
-
-struct Murder {
-    home: tempfile::TempDir,
-    base: u16,
-}
-
-impl Drop for Murder {
-    fn drop(&mut self) {
-        let _ = self.cmd().args(["local", "down"]).output();
-    }
-}
-
-fn port_free(p: u16) -> bool {
-    std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
-}
-
-impl Murder {
-    fn up() -> Murder {
-        let home = tempfile::tempdir().unwrap();
-        // A base whose every port is free, away from murder_ops.rs's range; one per test
-        // of this process, so parallel tests do not pick the same one.
-        static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4;
-        let mut base = 40000 + ((std::process::id() as u16 % 60) * 4 + n) * 50;
-        let offsets = [
-            905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024,
-        ];
-        while !offsets.iter().all(|o| port_free(base + o)) {
-            base = base.wrapping_add(37) % 50000 + 10000;
-        }
-        let m = Murder { home, base };
-        let out = m.cmd().args(["local", "up"]).output().unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        m
-    }
-
-    fn dir(&self) -> &Path {
-        self.home.path()
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(murder_bin());
-        c.env("MURDER_HOME", self.home.path())
-            .env("MURDER_BASE_PORT", self.base.to_string())
-            .env("MURDER_AUTOSTART", "0")
-            .env("HOME", self.home.path())
-            .env_remove("MURDER_PASSWORD")
-            .env_remove("COLUMNS");
-        c
-    }
-
-    /// The shell on the frontend (the local murder's default), as admin, with `-e`.
-    fn shell(&self, args: &[&str], commands: &str) -> Output {
-        self.cmd()
-            .args(args)
-            .args(["-e", commands])
-            .output()
-            .unwrap()
-    }
-
-    fn frontend(&self) -> u16 {
-        self.base + 143
-    }
-}
+use common::{murder_bin, stderr, stdout, unique, Murder};
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);

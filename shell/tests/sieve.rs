@@ -209,3 +209,87 @@ fn referrals_are_followed() {
     assert!(log.iter().any(|l| l.starts_with("PUTSCRIPT \"r\"")), "{log:?}");
 }
 
+
+/// Our timsieved on a host of its own: an admin acts for a user, and a script the
+/// compiler refuses gets NO with its line and column.
+#[test]
+fn against_our_timsieved() {
+    use murder_tests::{Daemon, Host};
+    let host = Host::new("sievehost")
+        .conf("admins", "cyrus")
+        .conf("allowplaintext", "yes")
+        .user("cyrus", "secret")
+        .user("alice", "alicepw")
+        .write();
+    let d = Daemon::start(&host, "timsieved", &[]);
+    let port = d.addr.port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("filter.sieve"), SCRIPT).unwrap();
+    std::fs::write(dir.path().join("bad.sieve"), "if true {\r\n  keep\r\n").unwrap();
+    let s = format!("sieve -user alice -server 127.0.0.1:{port}");
+    let o = murder(
+        &[],
+        &format!("{s} put filter.sieve; {s} activate filter; {s} list; {s} get filter"),
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("filter  <- active script\n{SCRIPT}"));
+    let o = murder(&[], &format!("{s} check bad.sieve; {s} list"), dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("line") && err.contains("column"), "{err}");
+    assert_eq!(stdout(&o), "filter  <- active script\n");
+    let o = murder(&[], &format!("{s} deactivate; {s} delete filter; {s} list"), dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+}
+
+/// Through our murder: the frontend's timsieved refers the admin acting for alice to
+/// alice's backend, and the shell follows with the same credentials; the scripts are on that
+/// backend. `sieve` with no -server uses the local murder's frontend.
+#[test]
+fn through_our_frontend() {
+    let m = common::Murder::up();
+    let sieve_ports = [m.base + 190, m.base + 1190, m.base + 2190];
+    for p in sieve_ports {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "no timsieved on {p}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    let o = m.shell(&[], "cm user.alice backend2!default");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = m.dir().join("scripts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("filter.sieve"), SCRIPT).unwrap();
+    let script = format!(
+        "sieve -user alice put {0}; sieve -user alice activate filter",
+        dir.join("filter.sieve").display()
+    );
+    // The frontend learns of the new INBOX through its MUPDATE slave, a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let o = m.shell(&[], &script);
+        if o.status.success() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", stderr(&o));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let o = m.shell(&[], "sieve -user alice list");
+    assert_eq!(stdout(&o), "filter  <- active script\n", "{}", stderr(&o));
+    // On backend2 itself, and not on backend1.
+    let on = |port: u16| {
+        let o = m.shell(&[], &format!("sieve -user alice -server 127.0.0.1:{port} list"));
+        stdout(&o)
+    };
+    assert_eq!(on(sieve_ports[2]), "filter  <- active script\n");
+    assert_eq!(on(sieve_ports[1]), "");
+    // JSON through the frontend.
+    let o = m.shell(&["-o", "json"], "sieve -user alice list");
+    assert_eq!(
+        stdout(&o),
+        "{\"type\":\"sieve_script\",\"user\":\"alice\",\"name\":\"filter\",\"active\":true}\n"
+    );
+}
