@@ -115,7 +115,12 @@ pub struct Cli {
     pub tlskey: Option<PathBuf>,
 
     /// Client certificate chain (PEM) when it is not in the --tlskey file.
-    #[arg(long = "tlscert", alias = "cert", value_name = "CERTFILE", requires = "tlskey")]
+    #[arg(
+        long = "tlscert",
+        alias = "cert",
+        value_name = "CERTFILE",
+        requires = "tlskey"
+    )]
     pub tlscert: Option<PathBuf>,
 
     /// Read the rc files (the default).

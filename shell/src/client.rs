@@ -382,9 +382,8 @@ impl Client {
     }
 
     async fn start_tls(&mut self, tls: &TlsSettings) -> Result<(), ClientError> {
-        let config =
-            daemons::tls::client_config_with_cert(&tls.verify(), tls.client_cert.as_ref())
-                .map_err(|e| ClientError::Tls(e.to_string()))?;
+        let config = daemons::tls::client_config_with_cert(&tls.verify(), tls.client_cert.as_ref())
+            .map_err(|e| ClientError::Tls(e.to_string()))?;
         let host = self.host.clone();
         tokio::time::timeout(CONNECT_TIMEOUT, self.stream.connect_tls(config, &host))
             .await

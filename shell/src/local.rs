@@ -478,7 +478,10 @@ pub async fn serve(dir: &Path) -> Result<(), LocalError> {
         });
     }
     // timsieved: on each backend, and on the frontend (which refers users to theirs).
-    for (host, port) in ["frontend", "backend1", "backend2"].into_iter().zip(ports.sieve) {
+    for (host, port) in ["frontend", "backend1", "backend2"]
+        .into_iter()
+        .zip(ports.sieve)
+    {
         let conf = load(dir, host, "sieve")?;
         let l = listen(port).await?;
         let s = shutdown.clone();

@@ -494,7 +494,9 @@ fn read_script(path: &str) -> Result<Vec<u8>, Fail> {
         .read_to_end(&mut text)
         .map_err(|e| Fail::Local(format!("{path}: {e}")))?;
     if text.len() as u64 > MAX_INPUT {
-        return Err(Fail::Local(format!("{path}: longer than {MAX_INPUT} bytes")));
+        return Err(Fail::Local(format!(
+            "{path}: longer than {MAX_INPUT} bytes"
+        )));
     }
     Ok(text)
 }
@@ -1062,7 +1064,10 @@ impl Session {
         let usage = || Fail::Usage(inv.spec().usage_line());
         let input = self.input.take();
         let args: Vec<&str> = inv.args.iter().map(String::as_str).collect();
-        let action = args.first().map(|a| a.to_ascii_lowercase()).unwrap_or_default();
+        let action = args
+            .first()
+            .map(|a| a.to_ascii_lowercase())
+            .unwrap_or_default();
         let op = match (action.as_str(), args.get(1..).unwrap_or_default(), input) {
             ("list" | "ls", [], None) => SieveOp::List,
             ("put", [name], Some(script)) => SieveOp::Put {
@@ -1115,7 +1120,9 @@ impl Session {
             .filter(|u| *u != self.settings.user)
             .map(str::to_string)
             .or_else(|| self.settings.authz.clone());
-        let user = authzid.clone().unwrap_or_else(|| self.settings.user.clone());
+        let user = authzid
+            .clone()
+            .unwrap_or_else(|| self.settings.user.clone());
         let creds = Credentials {
             authid: self.settings.user.clone(),
             authzid,
@@ -1133,12 +1140,11 @@ impl Session {
                 Ok(o) => break (o, server),
                 Err(crate::sieve::SieveError::Referral(url)) if hops < MAX_REFERRALS => {
                     hops += 1;
-                    (host, port) = crate::sieve::parse_referral(&url).map_err(|e| {
-                        Fail::Server {
+                    (host, port) =
+                        crate::sieve::parse_referral(&url).map_err(|e| Fail::Server {
                             server: server.clone(),
                             text: e.to_string(),
-                        }
-                    })?;
+                        })?;
                 }
                 Err(e) => {
                     return Err(Fail::Server {
@@ -1172,7 +1178,9 @@ impl Session {
                 }
             }
             (SieveOutcome::Text(text), SieveOp::Get { name, file }) => match file {
-                Some(f) => std::fs::write(f, &text).map_err(|e| Fail::Local(format!("{f}: {e}")))?,
+                Some(f) => {
+                    std::fs::write(f, &text).map_err(|e| Fail::Local(format!("{f}: {e}")))?
+                }
                 None if format == Format::Json => {
                     let mut sink = Sink::new(format, io.out, None);
                     sink.record(&Record::SieveText {

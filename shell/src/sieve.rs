@@ -92,7 +92,9 @@ pub fn parse_referral(url: &str) -> Result<(String, u16), SieveError> {
     let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
     let rest = rest.split('/').next().unwrap_or(rest);
     if rest.is_empty() {
-        return Err(SieveError::Protocol(format!("referral without a host: {url}")));
+        return Err(SieveError::Protocol(format!(
+            "referral without a host: {url}"
+        )));
     }
     Ok(crate::session::split_host_port(rest, SIEVE_PORT))
 }
@@ -232,9 +234,8 @@ impl SieveClient {
             ));
         }
         self.codec = codec();
-        let config =
-            daemons::tls::client_config_with_cert(&tls.verify(), tls.client_cert.as_ref())
-                .map_err(|e| SieveError::Tls(e.to_string()))?;
+        let config = daemons::tls::client_config_with_cert(&tls.verify(), tls.client_cert.as_ref())
+            .map_err(|e| SieveError::Tls(e.to_string()))?;
         let host = self.host.clone();
         tokio::time::timeout(TIMEOUT, self.stream.connect_tls(config, &host))
             .await

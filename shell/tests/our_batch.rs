@@ -86,7 +86,10 @@ fn every_command_against_our_frontend() {
         .args(["--norc", "-u", "alice", "--cafile"])
         .arg(m.dir().join("tls/ca.pem"))
         .args(["127.0.0.1", &m.frontend().to_string()])
-        .args(["-e", "sub INBOX; lm -subscribed INBOX; unsub INBOX; lm -subscribed INBOX"])
+        .args([
+            "-e",
+            "sub INBOX; lm -subscribed INBOX; unsub INBOX; lm -subscribed INBOX",
+        ])
         .env("MURDER_PASSWORD", "alicepw")
         .env_remove("COLUMNS")
         .output()
@@ -122,7 +125,12 @@ fn every_command_against_our_frontend() {
         .arg(m.dir().join("admin.pw"))
         .arg("--cafile")
         .arg(m.dir().join("tls/ca.pem"))
-        .args(["127.0.0.1", &be2.to_string(), "-e", &format!("xfer {p} backend1")])
+        .args([
+            "127.0.0.1",
+            &be2.to_string(),
+            "-e",
+            &format!("xfer {p} backend1"),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -154,7 +162,10 @@ fn every_command_against_our_frontend() {
         out.contains(&format!("Deleting mailbox {p}.Archive...OK.")),
         "{out}"
     );
-    assert!(out.ends_with("OK.\n"), "the last lm must print nothing: {out}");
+    assert!(
+        out.ends_with("OK.\n"),
+        "the last lm must print nothing: {out}"
+    );
 
     // Server-wide entries (setinfo, info without a mailbox), on a backend: our frontend
     // answers them with "Server(s) unavailable" where Cyrus's serves them.
@@ -165,7 +176,10 @@ fn every_command_against_our_frontend() {
         .arg("--cafile")
         .arg(m.dir().join("tls/ca.pem"))
         .args(["127.0.0.1", &be1.to_string()])
-        .args(["-e", &format!("setinfo comment {p}; info; setinfo comment none")])
+        .args([
+            "-e",
+            &format!("setinfo comment {p}; info; setinfo comment none"),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -237,7 +251,10 @@ fn bad_input_against_our_frontend() {
         err.contains(&format!("cannot authenticate to 127.0.0.1:{fe} as admin")),
         "{err}"
     );
-    assert!(err.contains("listmailbox: no connection to server"), "{err}");
+    assert!(
+        err.contains("listmailbox: no connection to server"),
+        "{err}"
+    );
     assert!(stdout(&o).contains("listmailbox"), "{}", stdout(&o));
     assert_eq!(o.status.code(), Some(1));
 
@@ -269,7 +286,11 @@ fn rc_files_and_input_redirection() {
         &["-S", "/nonexistent/rc", "--userrc", sysrc.to_str().unwrap()],
         "lm",
     );
-    assert!(stderr(&o).contains("Mailbox already exists"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Mailbox already exists"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(o.status.code(), Some(1));
 
     let value = m.dir().join("value.txt");
@@ -282,13 +303,19 @@ fn rc_files_and_input_redirection() {
         ),
     );
     let out = stdout(&o);
-    assert!(out.contains("    comment: a comment\nfrom a file\n"), "{out}");
+    assert!(
+        out.contains("    comment: a comment\nfrom a file\n"),
+        "{out}"
+    );
     assert!(
         stderr(&o).contains("listmailbox: reads no input"),
         "{}",
         stderr(&o)
     );
-    assert!(out.ends_with(&format!("127.0.0.1:{}\n", m.frontend())), "{out}");
+    assert!(
+        out.ends_with(&format!("127.0.0.1:{}\n", m.frontend())),
+        "{out}"
+    );
     assert_eq!(o.status.code(), Some(1));
     let _ = m.shell(&["--norc"], &format!("sam {p} admin x; dm {p}"));
 }

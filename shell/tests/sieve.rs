@@ -145,7 +145,11 @@ fn an_admin_manages_a_users_scripts() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("cannot authenticate as cyrus"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot authenticate as cyrus"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// A frontend's timsieved as reference §4.10 describes it: it takes the login, then answers
@@ -206,9 +210,11 @@ fn referrals_are_followed() {
             >= 3,
         "{log:?}"
     );
-    assert!(log.iter().any(|l| l.starts_with("PUTSCRIPT \"r\"")), "{log:?}");
+    assert!(
+        log.iter().any(|l| l.starts_with("PUTSCRIPT \"r\"")),
+        "{log:?}"
+    );
 }
-
 
 /// Our timsieved on a host of its own: an admin acts for a user, and a script the
 /// compiler refuses gets NO with its line and column.
@@ -239,7 +245,11 @@ fn against_our_timsieved() {
     let err = stderr(&o);
     assert!(err.contains("line") && err.contains("column"), "{err}");
     assert_eq!(stdout(&o), "filter  <- active script\n");
-    let o = murder(&[], &format!("{s} deactivate; {s} delete filter; {s} list"), dir.path());
+    let o = murder(
+        &[],
+        &format!("{s} deactivate; {s} delete filter; {s} list"),
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "");
 }
@@ -281,7 +291,10 @@ fn through_our_frontend() {
     assert_eq!(stdout(&o), "filter  <- active script\n", "{}", stderr(&o));
     // On backend2 itself, and not on backend1.
     let on = |port: u16| {
-        let o = m.shell(&[], &format!("sieve -user alice -server 127.0.0.1:{port} list"));
+        let o = m.shell(
+            &[],
+            &format!("sieve -user alice -server 127.0.0.1:{port} list"),
+        );
         stdout(&o)
     };
     assert_eq!(on(sieve_ports[2]), "filter  <- active script\n");

@@ -207,7 +207,8 @@ fn client_certificates_against_our_imapd() {
     let combined = dir.path().join("client-combined.pem");
     std::fs::write(
         &combined,
-        std::fs::read_to_string(&client.key).unwrap() + &std::fs::read_to_string(&client.cert).unwrap(),
+        std::fs::read_to_string(&client.key).unwrap()
+            + &std::fs::read_to_string(&client.cert).unwrap(),
     )
     .unwrap();
     let host = Host::new("tlsbackend")
@@ -243,18 +244,32 @@ fn client_certificates_against_our_imapd() {
         "cm user.tlsuser; lm user.*",
     );
     assert!(o.status.success(), "{}", common::stderr(&o));
-    assert!(common::stdout(&o).contains("user.tlsuser"), "{}", common::stdout(&o));
+    assert!(
+        common::stdout(&o).contains("user.tlsuser"),
+        "{}",
+        common::stdout(&o)
+    );
 
     // cyradm's form: one file with the key and the certificate.
-    let o = run(&["-t", combined.to_str().unwrap(), "localhost", &port], "lm user.*");
-    assert!(common::stdout(&o).contains("user.tlsuser"), "{}", common::stderr(&o));
+    let o = run(
+        &["-t", combined.to_str().unwrap(), "localhost", &port],
+        "lm user.*",
+    );
+    assert!(
+        common::stdout(&o).contains("user.tlsuser"),
+        "{}",
+        common::stderr(&o)
+    );
 
     // No certificate: the server ends the session (with TLS 1.3, at the client's first
     // read, as an alert naming the missing certificate); status 1.
     let o = run(&["--tls", "localhost", &port], "lm");
     let err = common::stderr(&o);
     assert!(err.contains("CertificateRequired"), "{err}");
-    assert!(err.contains("listmailbox: no connection to server"), "{err}");
+    assert!(
+        err.contains("listmailbox: no connection to server"),
+        "{err}"
+    );
     assert_eq!(o.status.code(), Some(1));
 
     // authenticate -tlskey on a connection opened without TLS: STARTTLS, then login.
@@ -266,5 +281,9 @@ fn client_certificates_against_our_imapd() {
         ),
     );
     assert!(o.status.success(), "{}", common::stderr(&o));
-    assert!(common::stdout(&o).contains("user.tlsuser"), "{}", common::stdout(&o));
+    assert!(
+        common::stdout(&o).contains("user.tlsuser"),
+        "{}",
+        common::stdout(&o)
+    );
 }

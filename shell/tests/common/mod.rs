@@ -290,4 +290,3 @@ impl Murder {
         self.base + 143
     }
 }
-
