@@ -483,7 +483,14 @@ pub async fn serve(dir: &Path) -> Result<(), LocalError> {
         .zip(ports.sieve)
     {
         let conf = load(dir, host, "sieve")?;
-        let l = listen(port).await?;
+        // A taken sieve port costs only ManageSieve, not the whole murder.
+        let l = match listen(port).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("murder local: timsieved on {host}: {e}");
+                continue;
+            }
+        };
         let s = shutdown.clone();
         tasks.spawn(async move { report("timsieved", daemons::timsieved::run(conf, l, s).await) });
     }

@@ -478,7 +478,7 @@ mod tests {
 
     #[test]
     fn refusals_read_well() {
-        let r = Response::parse(b"NO \"line 3: syntax error\r\n\"\r\n").unwrap();
+        let r = Response::no("line 3: syntax error\r\n");
         assert_eq!(describe(&r), "line 3: syntax error");
         let r = Response::bye("Try Remote.").with_code(ResponseCode::Referral("sieve://b".into()));
         assert_eq!(describe(&r), "Try Remote. (REFERRAL sieve://b)");
