@@ -761,7 +761,7 @@ command_table! {
         origin: Origin::Murder,
         options: &[
             valued("user", "user", "act for this user, authorised by the shell's login (an admin)"),
-            valued("server", "host[:port]", "the ManageSieve server (default: the connected server, port 4190)"),
+            valued("server", "host[:port]", "the ManageSieve server (default: the local murder's frontend, else the connected server on port 4190)"),
         ],
         args: range(1, 3),
         arg_kinds: &[ArgKind::Text, ArgKind::Path, ArgKind::Text],

@@ -828,6 +828,7 @@ impl Session {
                 }
             },
             Err(msg) => {
+                let name = commands::lookup(name).map_or(name, |s| s.name);
                 let _ = writeln!(err, "{name}: {msg}");
                 return Status::Failed;
             }

@@ -84,13 +84,25 @@ fn every_command_against_our_frontend() {
     if std::path::Path::new("/usr/bin/cyradm").exists() {
         let pw = std::fs::read_to_string(m.dir().join("admin.pw")).unwrap();
         let theirs = Command::new("/usr/bin/cyradm")
-            .args(["--user", "admin", "-w", pw.trim(), "--auth", "PLAIN", "--notls"])
+            .args([
+                "--user",
+                "admin",
+                "-w",
+                pw.trim(),
+                "--auth",
+                "PLAIN",
+                "--notls",
+            ])
             .args(["--port", &m.frontend().to_string(), "127.0.0.1"])
             .env_remove("COLUMNS")
             .output_with(&same);
         let theirs = stdout(&theirs).replace("127.0.0.1> ", "");
         let ours = m.shell(&["--notls"], &same.replace('\n', ";"));
-        assert_eq!(stdout(&ours), theirs, "ours vs cyradm on our frontend for:\n{same}");
+        assert_eq!(
+            stdout(&ours),
+            theirs,
+            "ours vs cyradm on our frontend for:\n{same}"
+        );
     }
 
     // Subscriptions, as a user on her own INBOX (an admin without an INBOX has no
