@@ -248,29 +248,59 @@ pub fn run_interruptible(
 
 fn local_command(action: crate::cli::LocalAction) -> i32 {
     use crate::cli::LocalAction;
+    use crate::local;
     let Some(dir) = state_dir() else {
         eprintln!("murder local: set MURDER_HOME or HOME");
         return 2;
     };
+    let print = |lines: Vec<String>| {
+        for l in lines {
+            println!("{l}");
+        }
+    };
+    let show = |dir: &Path| -> Result<bool, local::LocalError> {
+        let states = local::show(dir);
+        let ctx = crate::murder::Ctx {
+            format: crate::output::Format::Cyradm,
+            width: None,
+            user: String::new(),
+            password: None,
+        };
+        local::print_show(&states, &ctx, &mut std::io::stdout())
+            .map_err(|e| local::LocalError::Other(e.to_string()))?;
+        Ok(states.iter().all(|s| s.state() == "up"))
+    };
     let result = match action {
-        LocalAction::Up => crate::local::up(&dir, true).map(|_| ()),
-        LocalAction::Down => crate::local::down(&dir).map(|stopped| {
+        LocalAction::Up => local::up(&dir, true).map(|_| ()),
+        LocalAction::Down => local::down(&dir).map(|stopped| {
             if stopped {
                 println!("local murder stopped");
             } else {
                 println!("no local murder running in {}", dir.display());
             }
         }),
-        LocalAction::Status => {
-            match crate::local::running_pid(&dir) {
-                Some(pid) => println!("local murder running (pid {pid}) from {}", dir.display()),
-                None => println!("no local murder running in {}", dir.display()),
+        LocalAction::Status => match local::running_pid(&dir) {
+            Some(_) => {
+                println!("local murder running from {}", dir.display());
+                show(&dir).map(|_| ())
             }
-            Ok(())
-        }
-        LocalAction::Serve => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(crate::local::serve(&dir)),
-            Err(e) => Err(crate::local::LocalError::Other(e.to_string())),
+            None => {
+                println!("no local murder running in {}", dir.display());
+                Ok(())
+            }
+        },
+        LocalAction::Start { names } => local::start(&dir, &names).map(print),
+        LocalAction::Stop { names } => local::stop(&dir, &names).map(print),
+        LocalAction::Restart { names } => local::restart(&dir, &names).map(print),
+        LocalAction::Show => match show(&dir) {
+            Ok(true) => Ok(()),
+            Ok(false) => return 1,
+            Err(e) => Err(e),
+        },
+        LocalAction::Log { name, lines } => local::log_tail(&dir, &name, lines).map(print),
+        LocalAction::Serve { only } => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(local::serve(&dir, only.as_deref())),
+            Err(e) => Err(local::LocalError::Other(e.to_string())),
         },
     };
     match result {
@@ -290,8 +320,8 @@ pub fn main() -> i32 {
         clap_complete::generate(shell, &mut cmd, "murder", &mut std::io::stdout());
         return 0;
     }
-    if let Some(Sub::Local { action }) = cli.command {
-        return local_command(action);
+    if let Some(Sub::Local { action }) = &cli.command {
+        return local_command(action.clone());
     }
     if cli.server.is_some() && cli.server_arg.is_some() {
         eprintln!("murder: may not specify server both with --server and bare arg");

@@ -180,24 +180,56 @@ pub enum Sub {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// The local murder on loopback: up (start or reuse), down, status; state in
-    /// $MURDER_HOME (default ~/.local/state/murder).
+    /// The local murder on loopback: up (start or reuse), down, status, and each daemon's
+    /// start, stop, restart, show and log; state in $MURDER_HOME (default
+    /// ~/.local/state/murder).
     Local {
         /// What to do.
-        #[arg(value_enum)]
+        #[command(subcommand)]
         action: LocalAction,
     },
 }
 
 /// `murder local` actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum LocalAction {
-    /// Create the murder if needed, start it in the background, print how to connect.
+    /// Create the murder if needed, start every daemon in the background, print how to
+    /// connect.
     Up,
-    /// Stop what `up` started.
+    /// Stop every daemon.
     Down,
-    /// Say whether it runs, and where.
+    /// Say whether it runs, and show its daemons.
     Status,
-    /// Run every daemon in the foreground (what `up` starts in the background).
-    Serve,
+    /// Start daemons (all when none is named): master, backend1, backend2, slave, frontend.
+    Start {
+        /// Daemons to start.
+        names: Vec<String>,
+    },
+    /// Stop daemons (all when none is named), leaving the others running.
+    Stop {
+        /// Daemons to stop.
+        names: Vec<String>,
+    },
+    /// Stop then start daemons (all when none is named).
+    Restart {
+        /// Daemons to restart.
+        names: Vec<String>,
+    },
+    /// Show each daemon: up or down, pid, ports, uptime.
+    Show,
+    /// Print the last lines of a daemon's log.
+    Log {
+        /// The daemon.
+        name: String,
+        /// How many lines.
+        #[arg(short = 'n', long = "lines", default_value_t = 50)]
+        lines: usize,
+    },
+    /// Run daemons in the foreground: every one, or only --only NAME (what `up` and
+    /// `start` run in the background, one process per daemon).
+    Serve {
+        /// Run only this daemon.
+        #[arg(long, value_name = "NAME")]
+        only: Option<String>,
+    },
 }

@@ -1791,6 +1791,20 @@ impl Session {
                 .await?;
                 Ok(None)
             }
+            CommandId::LocalStart
+            | CommandId::LocalStop
+            | CommandId::LocalRestart
+            | CommandId::LocalShow
+            | CommandId::LocalLog => {
+                let ctx = self.murder_ctx();
+                match crate::local::run_command(inv, &ctx, io.out)
+                    .await
+                    .map_err(Fail::Local)?
+                {
+                    0 => Ok(None),
+                    _ => Err(Fail::Reported),
+                }
+            }
             CommandId::ListMurder
             | CommandId::DiffMurder
             | CommandId::MurderStatus
