@@ -45,6 +45,9 @@ pub struct LocalMurder {
     /// CA certificate file for the murder's own certificates.
     #[serde(default)]
     pub cafile: Option<PathBuf>,
+    /// The frontend's ManageSieve address, the default of the `sieve` command.
+    #[serde(default)]
+    pub sieve: Option<Endpoint>,
 }
 
 /// A host and port.
@@ -105,7 +108,7 @@ fn settings_from(cli: &Cli) -> Settings {
         TlsMode::Implicit
     } else if cli.notls {
         TlsMode::Never
-    } else if cli.tls {
+    } else if cli.tls || cli.tlskey.is_some() {
         TlsMode::Require
     } else {
         TlsMode::Auto
@@ -133,11 +136,35 @@ fn settings_from(cli: &Cli) -> Settings {
             cafile: cli.cafile.clone(),
             capath: cli.capath.clone(),
             insecure: cli.insecure,
+            client_cert: cli
+                .tlskey
+                .as_ref()
+                .filter(|k| !k.as_os_str().is_empty())
+                .map(|key| daemons::tls::ClientCert {
+                    cert: cli.tlscert.clone().unwrap_or_else(|| key.clone()),
+                    key: key.clone(),
+                }),
         },
         format: cli.output,
         columns,
         table_width,
+        sieve: None,
     }
+}
+
+/// The rc files to run, in order, that exist as regular files (a missing one is skipped
+/// silently, as cyradm does).
+fn rc_files(cli: &Cli) -> Vec<PathBuf> {
+    let user = cli.userrc.clone().or_else(|| {
+        std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(crate::cli::USER_RC))
+    });
+    [Some(cli.systemrc.clone()), user]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.as_os_str().is_empty() && p.is_file())
+        .collect()
 }
 
 /// Where history is kept.
@@ -367,6 +394,7 @@ pub fn main() -> i32 {
                     };
                 }
                 target = Some((m.frontend.host.clone(), m.frontend.port));
+                settings.sieve = m.sieve.as_ref().map(|e| (e.host.clone(), e.port));
             }
             Some((Err(_), dir)) => {
                 eprintln!(
@@ -387,6 +415,30 @@ pub fn main() -> i32 {
         if let Err(e) = r {
             eprintln!("murder: {e}");
             status = Status::Failed;
+        }
+    }
+
+    // cyradm's rc files: the system one, then the user's, before any other input.
+    if !cli.norc {
+        for rc in rc_files(&cli) {
+            let Ok(text) = std::fs::read_to_string(&rc) else {
+                continue;
+            };
+            let s = run_script(
+                &rt,
+                &mut session,
+                std::io::Cursor::new(text),
+                cli.on_error,
+                &rc.display().to_string(),
+            );
+            match s {
+                Status::Exit(n) => {
+                    rt.block_on(session.disconnect());
+                    return n;
+                }
+                Status::Failed => status = Status::Failed,
+                Status::Ok => {}
+            }
         }
     }
 

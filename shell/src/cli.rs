@@ -7,6 +7,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::output::Format;
 
+/// cyradm's system rc file as Debian installs it. The files hold shell commands, not Perl,
+/// despite the suffix (reference §6.2).
+pub const SYSTEM_RC: &str = "/etc/cyradmrc.pl";
+
+/// cyradm's user rc file, under `$HOME`.
+pub const USER_RC: &str = ".cyradmrc.pl";
+
 /// What to do when a command of a script fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum OnError {
@@ -101,6 +108,36 @@ pub struct Cli {
     /// Accept any server certificate (test murders with self-signed certificates only).
     #[arg(long)]
     pub insecure: bool,
+
+    /// Client key (PEM) presented when the server asks for a certificate; the file may hold
+    /// the certificate too, as cyradm's. Implies --tls (STARTTLS required) unless --ssl.
+    #[arg(short = 't', long = "tlskey", alias = "key", value_name = "KEYFILE")]
+    pub tlskey: Option<PathBuf>,
+
+    /// Client certificate chain (PEM) when it is not in the --tlskey file.
+    #[arg(
+        long = "tlscert",
+        alias = "cert",
+        value_name = "CERTFILE",
+        requires = "tlskey"
+    )]
+    pub tlscert: Option<PathBuf>,
+
+    /// Read the rc files (the default).
+    #[arg(short = 'r', long = "rc", overrides_with = "norc")]
+    pub rc: bool,
+
+    /// Do not read the rc files.
+    #[arg(long = "norc", overrides_with = "rc")]
+    pub norc: bool,
+
+    /// System rc file: shell commands run after connecting, before any other input.
+    #[arg(short = 'S', long = "systemrc", value_name = "FILE", default_value = SYSTEM_RC)]
+    pub systemrc: PathBuf,
+
+    /// User rc file, run after the system one (default ~/.cyradmrc.pl).
+    #[arg(long = "userrc", value_name = "FILE")]
+    pub userrc: Option<PathBuf>,
 
     /// Run these commands (`;` separates several) and exit.
     #[arg(short = 'e', long = "execute", value_name = "COMMANDS")]

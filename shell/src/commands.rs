@@ -760,6 +760,39 @@ command_table! {
         ],
     }
 
+    /// `sieve`: a user's Sieve scripts over ManageSieve.
+    Sieve {
+        name: "sieve",
+        aliases: &[],
+        origin: Origin::Murder,
+        options: &[
+            valued("user", "user", "act for this user, authorised by the shell's login (an admin)"),
+            valued("server", "host[:port]", "the ManageSieve server (default: the local murder's frontend, else the connected server on port 4190)"),
+        ],
+        args: range(1, 3),
+        arg_kinds: &[ArgKind::Text, ArgKind::Path, ArgKind::Text],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "sieve [-user user] [-server host[:port]] list | put file [name] | put name <file | \
+                get name [file] | activate name | deactivate | delete name | check file",
+        summary: "manage a user's Sieve scripts",
+        help: "Manages Sieve scripts over ManageSieve (RFC 5804), as sieveshell does: list them \
+               (the active one marked), put a script from a file (named after the file without \
+               its extension unless a name is given; with <file the script comes from the \
+               redirection), get one to standard output or a file, activate one, deactivate \
+               whichever is active, delete one, or check a script without storing it. Logs in \
+               with the shell's credentials; -user acts for another user (AUTHENTICATE PLAIN \
+               with an authorisation id, so the login must be an admin). A frontend's referral \
+               to the user's backend is followed with the same credentials.",
+        examples: &[
+            "sieve -user alice list",
+            "sieve -user alice put vacation.sieve",
+            "sieve -user alice get vacation",
+            "sieve -user alice activate vacation",
+            "sieve -user bob -server backend1:4190 delete old",
+        ],
+    }
+
     /// `subscribe`: SUBSCRIBE.
     Subscribe {
         name: "subscribe",

@@ -21,6 +21,8 @@
 //! The state directory is `$MURDER_HOME`, else `~/.local/state/murder`. Ports are fixed
 //! offsets from `$MURDER_BASE_PORT` (default 30000), recorded in `murder.json`; while any
 //! daemon runs, `murder.json`'s ports win, so starting one daemon never moves the others.
+//! Each backend and the frontend also run timsieved (offsets 1190, 2190 and 190); the
+//! frontend's refers users to their backend's.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -50,6 +52,9 @@ pub struct Ports {
     pub backend1: [u16; 3],
     /// backend2's IMAP, POP3 and LMTP.
     pub backend2: [u16; 3],
+    /// ManageSieve (timsieved) of the frontend, backend1 and backend2.
+    #[serde(default)]
+    pub sieve: [u16; 3],
 }
 
 impl Ports {
@@ -64,6 +69,7 @@ impl Ports {
             lmtp: p(24),
             backend1: [p(1143), p(1110), p(1024)],
             backend2: [p(2143), p(2110), p(2024)],
+            sieve: [p(190), p(1190), p(2190)],
         }
     }
 
@@ -172,6 +178,10 @@ pub fn prepare(dir: &Path, ports: &Ports) -> Result<(), LocalError> {
                     conf.push((format!("{b}_{proto}"), format!("127.0.0.1:{port}")));
                 }
             }
+            // Where the frontend's timsieved refers users (our `<shorthost>_sieve` key).
+            for (b, port) in [("backend1", ports.sieve[1]), ("backend2", ports.sieve[2])] {
+                conf.push((format!("{b}_sieve"), format!("127.0.0.1:{port}")));
+            }
         };
         match host {
             "mupdate" => {
@@ -242,6 +252,7 @@ pub fn prepare(dir: &Path, ports: &Ports) -> Result<(), LocalError> {
     }
     let json = serde_json::json!({
         "frontend": { "host": "127.0.0.1", "port": ports.imap },
+        "sieve": { "host": "127.0.0.1", "port": ports.sieve[0] },
         "admin": { "user": "admin", "password_file": "admin.pw" },
         "tls": "auto",
         "cafile": "tls/ca.pem",
@@ -293,12 +304,12 @@ pub const DAEMONS: [Daemon; 5] = [
     Daemon {
         name: "backend1",
         host: "backend1",
-        about: "backend imapd, pop3d, lmtpd",
+        about: "backend imapd, pop3d, lmtpd, timsieved",
     },
     Daemon {
         name: "backend2",
         host: "backend2",
-        about: "backend imapd, pop3d, lmtpd",
+        about: "backend imapd, pop3d, lmtpd, timsieved",
     },
     Daemon {
         name: "slave",
@@ -308,7 +319,7 @@ pub const DAEMONS: [Daemon; 5] = [
     Daemon {
         name: "frontend",
         host: "frontend",
-        about: "the frontend's imap, pop3, lmtp proxies",
+        about: "the frontend's imap, pop3, lmtp proxies and timsieved",
     },
 ];
 
@@ -330,13 +341,23 @@ impl Daemon {
 
     /// Its listening ports, each with its service name.
     pub fn ports(&self, p: &Ports) -> Vec<(&'static str, u16)> {
-        let three = |a: [u16; 3]| vec![("imap", a[0]), ("pop3", a[1]), ("lmtp", a[2])];
+        let four = |a: [u16; 3], sieve: u16| {
+            vec![
+                ("imap", a[0]),
+                ("pop3", a[1]),
+                ("lmtp", a[2]),
+                ("sieve", sieve),
+            ]
+            .into_iter()
+            .filter(|(_, port)| *port != 0)
+            .collect::<Vec<_>>()
+        };
         match self.name {
             "master" => vec![("mupdate", p.master)],
-            "backend1" => three(p.backend1),
-            "backend2" => three(p.backend2),
+            "backend1" => four(p.backend1, p.sieve[1]),
+            "backend2" => four(p.backend2, p.sieve[2]),
             "slave" => vec![("mupdate", p.slave)],
-            _ => vec![("imap", p.imap), ("pop3", p.pop3), ("lmtp", p.lmtp)],
+            _ => four([p.imap, p.pop3, p.lmtp], p.sieve[0]),
         }
     }
 }
@@ -735,6 +756,10 @@ pub fn up(dir: &Path, announce: bool) -> Result<Ports, LocalError> {
             ports.backend2[0], ports.backend2[1], ports.backend2[2]
         );
         println!(
+            "  sieve      frontend :{}  backend1 :{}  backend2 :{}",
+            ports.sieve[0], ports.sieve[1], ports.sieve[2]
+        );
+        println!(
             "  admin: admin, password in {}; users alice/alicepw, bob/bobpw",
             dir.join("admin.pw").display()
         );
@@ -827,6 +852,20 @@ async fn launch(
                     daemons::lmtpd::run(conf, preauth, Some(l), None, s).await,
                 )
             });
+            // timsieved: the frontend's refers users to their backend's.
+            let sieve = match d.name {
+                "backend1" => ports.sieve[1],
+                "backend2" => ports.sieve[2],
+                _ => ports.sieve[0],
+            };
+            // (No sieve port: a murder.json written before timsieved was part of it.)
+            if sieve != 0 {
+                let conf = load(dir, d.host, "sieve")?;
+                let l = listen(sieve).await?;
+                let s = shutdown.clone();
+                let name = label("timsieved");
+                tasks.spawn(async move { (name, daemons::timsieved::run(conf, l, s).await) });
+            }
         }
     }
     Ok(())
@@ -1047,7 +1086,12 @@ mod tests {
         assert_eq!(slave.ports(&p), [("mupdate", 33905)]);
         assert_eq!(
             Daemon::named("backend2").unwrap().ports(&p),
-            [("imap", 32143), ("pop3", 32110), ("lmtp", 32024)]
+            [
+                ("imap", 32143),
+                ("pop3", 32110),
+                ("lmtp", 32024),
+                ("sieve", 32190)
+            ]
         );
     }
 

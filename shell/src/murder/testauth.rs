@@ -144,6 +144,7 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
         cafile: topo.state_dir.as_ref().map(|d| d.join("tls/ca.pem")),
         capath: None,
         insecure: false,
+        client_cert: None,
     };
     let frontend = topo.frontends.first();
     let (au, ap) = admin;
