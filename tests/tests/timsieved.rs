@@ -132,6 +132,74 @@ fn greeting_has_cyrus_shape_and_our_extensions() {
 }
 
 #[test]
+fn starttls_then_capabilities_again_and_plaintext_login_refused_before() {
+    let certs_dir = tempfile::tempdir().unwrap();
+    let certs =
+        daemons::tls::generate_certs(certs_dir.path(), &["localhost", "127.0.0.1"]).unwrap();
+    let h = Host::new("sv-tls")
+        .conf("allowplaintext", "no")
+        .conf("tls_server_cert", certs.cert.to_str().unwrap())
+        .conf("tls_server_key", certs.key.to_str().unwrap())
+        .user("alice", "alicepw")
+        .write();
+    let d = Daemon::start(&h, "timsieved", &[]);
+    // Python's ssl does the handshake; the session is raw ManageSieve on both sides of it.
+    let script = r#"
+import socket, ssl, sys, base64
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+f = s.makefile('rb')
+def until_ok(f):
+    lines = []
+    while True:
+        l = f.readline().decode()
+        lines.append(l.rstrip('\r\n'))
+        if l.startswith(('OK', 'NO', 'BYE')):
+            return lines
+print(until_ok(f))
+ir = base64.b64encode(b'\0alice\0alicepw').decode()
+s.sendall(('AUTHENTICATE "PLAIN" "%s"\r\n' % ir).encode())
+print(until_ok(f))
+s.sendall(b'STARTTLS\r\n')
+print(until_ok(f))
+t = ctx.wrap_socket(s, server_hostname='localhost')
+g = t.makefile('rb')
+print(until_ok(g))
+t.sendall(('AUTHENTICATE "PLAIN" "%s"\r\n' % ir).encode())
+print(until_ok(g))
+t.sendall(b'PUTSCRIPT "t" "keep;"\r\nLISTSCRIPTS\r\n')
+print(until_ok(g))
+print(until_ok(g))
+"#;
+    let out = Process::new("python3")
+        .args(["-c", script])
+        .arg(d.addr.port().to_string())
+        .arg(&certs.ca_cert)
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    // Before TLS: STARTTLS offered, no plaintext mechanism.
+    assert!(lines[0].contains("'\"STARTTLS\"'"), "{text}");
+    assert!(!lines[0].contains("PLAIN"), "{text}");
+    assert!(lines[1].contains("'NO "), "{text}");
+    assert_eq!(lines[2], "['OK \"Begin TLS negotiation now\"']", "{text}");
+    // After: capabilities again, PLAIN offered, STARTTLS not.
+    assert!(
+        lines[3].contains("PLAIN") && !lines[3].contains("STARTTLS"),
+        "{text}"
+    );
+    assert_eq!(lines[4], "['OK']", "{text}");
+    assert_eq!(lines[5], "['OK']", "{text}");
+    assert_eq!(lines[6], "['\"t\"', 'OK']", "{text}");
+}
+
+#[test]
 fn every_command_on_raw_sockets() {
     let h = sieve_host("sv-cmds");
     let d = Daemon::start(&h, "timsieved", &[]);
