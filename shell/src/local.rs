@@ -41,6 +41,13 @@ pub struct Ports {
     pub backend1: [u16; 3],
     /// backend2's IMAP, POP3 and LMTP.
     pub backend2: [u16; 3],
+    /// The frontend's ManageSieve (timsieved, referring clients to the backends). Absent
+    /// from a `murder.json` written before it existed, hence the default.
+    #[serde(default)]
+    pub sieve: u16,
+    /// backend1's and backend2's ManageSieve.
+    #[serde(default)]
+    pub backend_sieve: [u16; 2],
 }
 
 impl Ports {
@@ -55,6 +62,8 @@ impl Ports {
             lmtp: p(24),
             backend1: [p(1143), p(1110), p(1024)],
             backend2: [p(2143), p(2110), p(2024)],
+            sieve: p(4190),
+            backend_sieve: [p(5190), p(6190)],
         }
     }
 
@@ -159,6 +168,10 @@ pub fn prepare(dir: &Path, ports: &Ports) -> Result<(), LocalError> {
                 for (proto, port) in ["imap", "pop3", "lmtp"].iter().zip(p) {
                     conf.push((format!("{b}_{proto}"), format!("127.0.0.1:{port}")));
                 }
+            }
+            // The frontend's sieve referrals must name a port that answers on loopback.
+            for (b, port) in ["backend1", "backend2"].iter().zip(ports.backend_sieve) {
+                conf.push((format!("{b}_sieve"), format!("127.0.0.1:{port}")));
             }
         };
         match host {
@@ -311,20 +324,20 @@ pub fn up(dir: &Path, announce: bool) -> Result<Ports, LocalError> {
     if announce {
         println!("local murder running from {}", dir.display());
         println!(
-            "  frontend   imap 127.0.0.1:{}  pop3 :{}  lmtp :{}",
-            ports.imap, ports.pop3, ports.lmtp
+            "  frontend   imap 127.0.0.1:{}  pop3 :{}  lmtp :{}  sieve :{}",
+            ports.imap, ports.pop3, ports.lmtp, ports.sieve
         );
         println!(
             "  mupdate    master 127.0.0.1:{}  frontend slave :{}",
             ports.master, ports.slave
         );
         println!(
-            "  backend1   imap :{}  pop3 :{}  lmtp :{}",
-            ports.backend1[0], ports.backend1[1], ports.backend1[2]
+            "  backend1   imap :{}  pop3 :{}  lmtp :{}  sieve :{}",
+            ports.backend1[0], ports.backend1[1], ports.backend1[2], ports.backend_sieve[0]
         );
         println!(
-            "  backend2   imap :{}  pop3 :{}  lmtp :{}",
-            ports.backend2[0], ports.backend2[1], ports.backend2[2]
+            "  backend2   imap :{}  pop3 :{}  lmtp :{}  sieve :{}",
+            ports.backend2[0], ports.backend2[1], ports.backend2[2], ports.backend_sieve[1]
         );
         println!(
             "  admin: admin, password in {}; users alice/alicepw, bob/bobpw",
@@ -394,7 +407,19 @@ pub async fn serve(dir: &Path) -> Result<(), LocalError> {
             )
         });
     }
-    for (host, p) in [("backend1", ports.backend1), ("backend2", ports.backend2)] {
+    for (host, p, sieve) in [
+        ("backend1", ports.backend1, ports.backend_sieve[0]),
+        ("backend2", ports.backend2, ports.backend_sieve[1]),
+    ] {
+        let conf = load(dir, host, "sieve")?;
+        let l = listen(sieve).await?;
+        let s = shutdown.clone();
+        tasks.spawn(async move {
+            report(
+                "backend timsieved",
+                daemons::timsieved::run(conf, l, s).await,
+            )
+        });
         let conf = load(dir, host, "imap")?;
         let l = listen(p[0]).await?;
         let s = shutdown.clone();
@@ -449,6 +474,15 @@ pub async fn serve(dir: &Path) -> Result<(), LocalError> {
             report(
                 "frontend pop3d",
                 daemons::pop3d::run(conf, false, l, s).await,
+            )
+        });
+        let conf = load(dir, "frontend", "sieve")?;
+        let l = listen(ports.sieve).await?;
+        let s = shutdown.clone();
+        tasks.spawn(async move {
+            report(
+                "frontend timsieved",
+                daemons::timsieved::run(conf, l, s).await,
             )
         });
         // The frontend's LMTP is pre-authorised (as Cyrus's `lmtpd -a` for a trusted MTA).

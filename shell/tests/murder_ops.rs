@@ -33,7 +33,7 @@ impl Murder {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut base = 20000 + ((std::process::id() as u16 % 150) * 2 + n % 2) * 100 + n / 2 * 5;
         let offsets = [
-            905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024,
+            905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024, 4190, 5190, 6190,
         ];
         while !offsets.iter().all(|o| port_free(base + o)) {
             base = base.wrapping_add(37) % 50000 + 10000;
