@@ -642,8 +642,13 @@ fn cyrus_sieveshell_follows_the_frontend_referral() {
         m.fe_sieve.addr,
         &format!("put {}\nactivate filter\nlist\n", file.display()),
     );
-    assert!(ok, "{out}");
-    assert!(out.contains("filter  <- active script"), "{out}");
+    let logs = || format!("{}\n{}", m.fe_sieve.log_text(), m.be_sieve.log_text());
+    assert!(ok, "{out}\n{}", logs());
+    assert!(
+        out.contains("filter  <- active script"),
+        "{out}\n{}",
+        logs()
+    );
     // It landed on the backend.
     let mut b = Sieve::login(m.be_sieve.addr, "", "alice", "alicepw");
     assert_eq!(
