@@ -12,7 +12,7 @@ use std::process::{Command as Process, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
-use daemons::mboxdb::MailboxDb;
+use daemons::mboxdb::{MailboxDb, MbState};
 use imap::Imap;
 use murder_tests::{wait_until, Daemon, Host};
 use protocol::managesieve::{ClientCodec, Limits, ServerLine};
@@ -472,7 +472,11 @@ fn murder(tag: &str, allow_referrals: bool) -> Murder {
         wait_until(Duration::from_secs(20), || MailboxDb::open_in(&db)
             .ok()
             .and_then(|d| d.get("user.alice").ok().flatten())
-            .is_some()),
+            // Reserved while the backend creates it; the frontend says TRYLATER until then.
+            .is_some_and(|e| matches!(
+                e.state(),
+                MbState::Remote | MbState::Local
+            ))),
         "the frontend slave did not learn user.alice: {}",
         slave.log_text()
     );
