@@ -32,7 +32,7 @@ impl Murder {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut base = 20000 + ((std::process::id() as u16 % 150) * 2 + n % 2) * 100 + n / 2 * 5;
         let offsets = [
-            905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024,
+            905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024, 190, 1190, 2190,
         ];
         // A port found free may be taken before the daemon binds it (other tests and
         // processes share the machine): then the start fails, and another base is tried.

@@ -665,6 +665,11 @@ pub async fn handle(ctx: Arc<Context>, conn: Conn, peer: String) {
     }
     let _ = s.flush().await;
     let _ = s.conn.shutdown().await;
+    // Read what the client still sends for a moment before closing: closing a socket with
+    // unread input makes the kernel send RST, which can destroy our BYE (a referral) before
+    // the client has read it.
+    let linger = async { while matches!(s.conn.read(&mut s.buf).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(2), linger).await;
 }
 
 /// Runs timsieved on `listener` until `shutdown`.

@@ -9,18 +9,33 @@
 //! storing, sending mail, and remembering which vacation replies were sent.
 //!
 //! ```
-//! use protocol::sieve::compile;
+//! use protocol::sieve::{compile, evaluate, Action, MessageContext};
+//!
+//! let script = compile(b"require [\"fileinto\", \"imap4flags\"];\r\n\
+//!     if header :contains \"subject\" \"report\" {\r\n\
+//!       fileinto :flags \"\\\\Flagged\" \"INBOX.Work\";\r\n\
+//!     }\r\n").unwrap();
+//! let msg = b"From: a@example.org\r\nSubject: Weekly report\r\n\r\nbody\r\n";
+//! let ctx = MessageContext::new(msg, "a@example.org", "bob@example.org");
+//! let outcome = evaluate(&script, &ctx);
+//! assert_eq!(outcome.actions, vec![Action::FileInto {
+//!     mailbox: "INBOX.Work".into(), flags: vec!["\\Flagged".into()], copy: false,
+//! }]);
 //!
 //! let err = compile(b"require \"fileinto\";\n\n  fileinot \"x\";").unwrap_err();
 //! assert_eq!(err.to_string(), "line 3, column 3: unknown command \"fileinot\"");
 //! ```
 
 mod compile;
+mod eval;
 mod lexer;
+mod matching;
 mod parser;
 
 #[cfg(test)]
 mod tests;
+
+pub use eval::{evaluate, vacation_reply_allowed, Action, MessageContext, Outcome, Vacation};
 
 /// Extensions this implementation supports, as `require` names them.
 pub const EXTENSIONS: &[&str] = &[

@@ -149,8 +149,7 @@ impl<'a> Parser<'a> {
     #[allow(clippy::type_complexity)]
     fn arguments(&mut self, depth: usize) -> Result<(Vec<Arg>, Vec<Node>, bool), CompileError> {
         let mut args = Vec::new();
-        loop {
-            let Some(t) = self.peek() else { break };
+        while let Some(t) = self.peek() {
             match &t.kind {
                 Tok::Tag(name) => {
                     args.push(Arg::Tag(name.clone(), t.at));
