@@ -70,6 +70,40 @@ pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// fsyncs several directories at once (in parallel: the filesystem can batch them into one
+/// journal commit, where one after the other each waits for its own).
+pub(crate) fn fsync_dirs(
+    dirs: impl IntoIterator<Item = PathBuf>,
+) -> Result<(), super::StoreError> {
+    let dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    let err = |path: &Path, source| super::StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if dirs.len() < 2 {
+        for d in &dirs {
+            fsync_dir(d).map_err(|e| err(d, e))?;
+        }
+        return Ok(());
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = dirs
+            .iter()
+            .map(|d| s.spawn(move || fsync_dir(d).map_err(|e| err(d, e))))
+            .collect();
+        let mut first = Ok(());
+        for h in handles {
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(err(Path::new(""), io::Error::other("fsync panicked"))));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    })
+}
+
 /// Writes `bytes` to a new temporary file in `dir` and syncs it. Returns its path and GUID.
 pub(crate) fn write_temp(dir: &Path, bytes: &[u8]) -> io::Result<(PathBuf, Guid)> {
     ensure_dir(dir)?;
