@@ -13,9 +13,7 @@ use std::sync::OnceLock;
 
 use std::sync::mpsc;
 
-use crate::store::{
-    Flags, InternalDate, MailboxId, Prepared, PreparedDelivery, Store, StoreError,
-};
+use crate::store::{Flags, InternalDate, MailboxId, Prepared, PreparedDelivery, Store, StoreError};
 
 use super::Context;
 
@@ -104,8 +102,10 @@ fn usable(entry: Option<MailboxEntry>) -> Result<MailboxEntry, Reply> {
     };
     match e.state() {
         MbState::Local if !e.uniqueid.is_empty() => Ok(e),
-        MbState::Reserved => Err(Reply::mailbox_disabled("Mailbox is currently reserved")
-            .unwrap_or_else(|_| io_error())),
+        MbState::Reserved => {
+            Err(Reply::mailbox_disabled("Mailbox is currently reserved")
+                .unwrap_or_else(|_| io_error()))
+        }
         MbState::Moving => Err(moving()),
         // Remote (this host is no backend for it), deleted, intermediate, or no store id.
         _ => Err(unknown()),

@@ -8,8 +8,8 @@
 //!   readers, and a commit is durable when it returns, so a daemon may answer OK right after.
 //! * Message files live in partitions: `<partition>/<h0>/<h1>/<uniqueid>/<uid>.`, one file per
 //!   message, never changed after it is written. A file is written, fsynced and renamed into
-//!   place, and its directory fsynced, *before* the transaction that makes it visible commits
-//!   (see `files.rs`). A crash leaves at worst unlisted files, which readers never look at and
+//!   place (its directory fsynced too with [`StoreOptions::fsync_dirs`]) *before* the
+//!   transaction that makes it visible commits (see `files.rs`). A crash leaves at worst unlisted files, which readers never look at and
 //!   [`Store::gc`] deletes.
 //! * Everything is keyed by the mailbox's globally unique id ([`MailboxId`], the `uniqueid` of
 //!   its `mailboxes.db` entry), so RENAME changes no message data. Names, ACLs and the murder

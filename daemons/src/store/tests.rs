@@ -1394,7 +1394,9 @@ fn a_mailbox_frozen_for_a_move_refuses_every_change_until_thawed() {
     let other = MailboxId::generate();
     store.create_mailbox(&other, "default").unwrap();
     store.append(&id, &msg(1), &Flags::new(), date(1)).unwrap();
-    store.append(&other, &msg(2), &Flags::new(), date(2)).unwrap();
+    store
+        .append(&other, &msg(2), &Flags::new(), date(2))
+        .unwrap();
     store.set_moving(std::slice::from_ref(&id), true).unwrap();
     assert!(store.is_moving(&id).unwrap());
     assert!(!store.is_moving(&other).unwrap());
@@ -1425,7 +1427,10 @@ fn a_mailbox_frozen_for_a_move_refuses_every_change_until_thawed() {
             .map(|_| ())
     ));
     // A batch: the frozen mailbox's delivery fails alone.
-    let (one, two) = ([(id.clone(), Flags::new())], [(other.clone(), Flags::new())]);
+    let (one, two) = (
+        [(id.clone(), Flags::new())],
+        [(other.clone(), Flags::new())],
+    );
     let body = msg(4);
     let res = store.deliver_batch(&[
         Delivery {
