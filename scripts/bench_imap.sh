@@ -62,4 +62,4 @@ fi
 cd "$ROOT"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build -q --release -p murder-daemons --bins
-cargo run -q --release -p murder-tests --example bench_imap
+MURDER_DAEMONS_BUILT=1 cargo run -q --release -p murder-tests --example bench_imap

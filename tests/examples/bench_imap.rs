@@ -74,7 +74,10 @@ impl Imap {
             let n = self.r.read_until(b'\n', &mut line).unwrap();
             assert!(n > 0, "connection closed");
             if line.starts_with(prefix.as_bytes()) {
-                return (String::from_utf8_lossy(&line).trim_end().to_string(), untagged);
+                return (
+                    String::from_utf8_lossy(&line).trim_end().to_string(),
+                    untagged,
+                );
             }
             untagged += n;
             // A literal in a response: read its bytes.
@@ -137,7 +140,13 @@ fn appends(addr: SocketAddr, users: &[String], pw: &str, secs: f64, msg: &[u8]) 
 
 /// Fills `folder` (created) with `count` small messages, then times FETCH 1:* (ENVELOPE
 /// FLAGS), best of three; returns seconds and the bytes of the answer.
-fn fetch_headers(addr: SocketAddr, user: &str, pw: &str, folder: &str, count: usize) -> (f64, usize) {
+fn fetch_headers(
+    addr: SocketAddr,
+    user: &str,
+    pw: &str,
+    folder: &str,
+    count: usize,
+) -> (f64, usize) {
     let mut c = Imap::login(addr, user, pw);
     c.ok(&format!("CREATE {folder}"));
     // Pipelined in chunks: the server answers each APPEND in turn.
@@ -216,7 +225,10 @@ fn pss_kib(pid: u32) -> Option<u64> {
 /// Summed (VmRSS, Pss) in KiB of Cyrus's imapd processes for `conf`.
 fn cyrus_memory(conf: &str) -> (u64, u64, usize) {
     let pids = cyrus_imapd_pids(conf);
-    let rss = pids.iter().filter_map(|p| proc_status_kib(*p, "VmRSS")).sum();
+    let rss = pids
+        .iter()
+        .filter_map(|p| proc_status_kib(*p, "VmRSS"))
+        .sum();
     let pss = pids.iter().filter_map(|p| pss_kib(*p)).sum();
     (rss, pss, pids.len())
 }
@@ -240,7 +252,9 @@ fn main() {
         "BENCH_CYRUS_CONF",
         "/var/tmp/cyrus-murder/backend1/etc/imapd.conf",
     );
-    let n_cyrus_idle: usize = env("BENCH_CYRUS_IDLE", "90").parse().expect("BENCH_CYRUS_IDLE");
+    let n_cyrus_idle: usize = env("BENCH_CYRUS_IDLE", "90")
+        .parse()
+        .expect("BENCH_CYRUS_IDLE");
     let run_id = std::process::id();
 
     let mut msg = b"From: bench@example.org\r\nTo: bench@example.org\r\nSubject: bench\r\nMessage-ID: <bench@example.org>\r\n\r\n".to_vec();
@@ -336,7 +350,10 @@ fn main() {
     if let Some((o, c)) = fetch_figs {
         summary += &format!(", \"fetch_ours_s\": {o:.3}");
         if let Some(c) = c {
-            summary += &format!(", \"fetch_cyrus_s\": {c:.3}, \"fetch_speedup\": {:.2}", c / o);
+            summary += &format!(
+                ", \"fetch_cyrus_s\": {c:.3}, \"fetch_speedup\": {:.2}",
+                c / o
+            );
         }
     }
     if let Some((r, p)) = cyrus_idle {

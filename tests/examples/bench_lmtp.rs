@@ -67,7 +67,14 @@ impl Client {
 }
 
 /// Deliveries per second summed over `conns` connections.
-fn load(addr: SocketAddr, auth: &str, rcpts: &[String], conns: usize, secs: f64, msg: &[u8]) -> f64 {
+fn load(
+    addr: SocketAddr,
+    auth: &str,
+    rcpts: &[String],
+    conns: usize,
+    secs: f64,
+    msg: &[u8],
+) -> f64 {
     let mut stuffed = Vec::new();
     protocol::lmtp::dot_stuff(msg, &mut stuffed);
     let stuffed = Arc::new(stuffed);

@@ -696,7 +696,10 @@ impl Lmtp {
         assert!(c.cmd("LHLO test").starts_with("250"));
         if auth {
             // base64("\0cyrus\0secret")
-            assert_eq!(c.cmd("AUTH PLAIN AGN5cnVzAHNlY3JldA=="), "235 Authenticated!");
+            assert_eq!(
+                c.cmd("AUTH PLAIN AGN5cnVzAHNlY3JldA=="),
+                "235 Authenticated!"
+            );
         }
         c
     }
@@ -768,9 +771,14 @@ fn writes_to_a_mailbox_being_moved_are_refused_then_deliveries_reach_the_destina
             .and_then(|db| db.get("user.bob").ok().flatten())
             .is_some_and(|e| e.state() == MbState::Remote && e.server.as_deref() == Some(server))
     };
-    assert!(murder_tests::wait_until(Duration::from_secs(20), || front_at("backend1")));
+    assert!(murder_tests::wait_until(Duration::from_secs(20), || {
+        front_at("backend1")
+    }));
     let mut via_front = Lmtp::connect(proxy.addr, false);
-    assert!(via_front.deliver("before").starts_with("250"), "delivery before the move");
+    assert!(
+        via_front.deliver("before").starts_with("250"),
+        "delivery before the move"
+    );
     m.b1.stop();
 
     // Sessions that looked bob up before the move: an LMTP transaction past RCPT, and an
@@ -789,7 +797,9 @@ fn writes_to_a_mailbox_being_moved_are_refused_then_deliveries_reach_the_destina
     // The XFER stops (as a kill -9 would) once the mailboxes are marked MOVING.
     m.b1 = start_imapd(&m.b1_host, "127.0.0.1:0", Some("source-after-moving"));
     run_until_closed(m.b1.addr, "XFER user.bob backend2");
-    assert!(murder_tests::wait_until(Duration::from_secs(5), || !m.b1.is_running()));
+    assert!(murder_tests::wait_until(Duration::from_secs(5), || !m
+        .b1
+        .is_running()));
 
     // Every write is refused with a temporary error.
     let r = late.data("raced");
@@ -821,7 +831,9 @@ fn writes_to_a_mailbox_being_moved_are_refused_then_deliveries_reach_the_destina
     drop(admin);
     assert_master_at(&m, "backend2!default");
     assert_eq!(snapshot(&m.b2_host), before);
-    assert!(murder_tests::wait_until(Duration::from_secs(20), || front_at("backend2")));
+    assert!(murder_tests::wait_until(Duration::from_secs(20), || {
+        front_at("backend2")
+    }));
     let r = via_front.deliver("after");
     assert!(r.starts_with("250 "), "delivery after the move: {r}");
     let db = MailboxDb::open_in(&m.b2_host.configdir()).unwrap();
@@ -832,7 +844,10 @@ fn writes_to_a_mailbox_being_moved_are_refused_then_deliveries_reach_the_destina
     let last = store.read_message(&id, recs.last().unwrap().uid).unwrap();
     assert!(String::from_utf8_lossy(&last).contains("Subject: after\r\n"));
     let r = Lmtp::connect(lmtp1.addr, true).deliver("to the old place");
-    assert!(r.ends_with("550 5.1.1 User unknown"), "the source no longer knows bob: {r}");
+    assert!(
+        r.ends_with("550 5.1.1 User unknown"),
+        "the source no longer knows bob: {r}"
+    );
     drop(other);
     m.b1.stop();
     assert_nothing_left(&m.b1_host, &ids(&before));
