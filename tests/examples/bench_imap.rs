@@ -204,9 +204,7 @@ fn cyrus_imapd_pids(conf: &str) -> Vec<u32> {
             continue;
         };
         let args: Vec<&[u8]> = cmd.split(|&b| b == 0).collect();
-        if args.first().is_some_and(|a| a.ends_with(b"imapd"))
-            && args.contains(&conf.as_bytes())
-        {
+        if args.first().is_some_and(|a| a.ends_with(b"imapd")) && args.contains(&conf.as_bytes()) {
             out.push(pid);
         }
     }
