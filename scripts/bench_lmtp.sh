@@ -13,10 +13,12 @@ MURDER=${CYRUS_MURDER:-/work/shared/cyrus-murder}
 export BENCH_SECS=$SECS BENCH_RUNS=$RUNS BENCH_CONNS=${BENCH_CONNS:-8}
 
 if [ -z "${NO_CYRUS:-}" ]; then
-  # Bring the Cyrus murder up only if it is not running (up.sh wipes its state).
+  # The Cyrus murder is shared by every helper and test: use it, never (re)start it here
+  # (up.sh wipes its state).
   status=$("$MURDER/ctl.sh" status 2>/dev/null || true)
   if ! grep -q '^backend1: running' <<<"$status"; then
-    "$MURDER/up.sh" >/dev/null
+    echo "the Cyrus murder is not running (ask for $MURDER/up.sh, or set NO_CYRUS=1)" >&2
+    exit 1
   fi
   # The benchmark users bu01..buNN on backend1 (created through the frontend, as bench.py does).
   python3 - "$BENCH_CONNS" <<'PY'
@@ -48,6 +50,6 @@ PY
 fi
 
 cd "$ROOT"
-CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target} cargo build -q --release -p murder-daemons --bins
-CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target} cargo test -q --release -p murder-tests --test lmtpd \
-  bench_lmtp_throughput -- --ignored --nocapture 2>&1 | grep -E -A1 '^[{]|panicked'
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+cargo build -q --release -p murder-daemons --bins
+MURDER_DAEMONS_BUILT=1 cargo run -q --release -p murder-tests --example bench_lmtp

@@ -53,7 +53,12 @@ pub fn open_store(conf: &ImapdConf) -> Result<Store, String> {
         .into_iter()
         .map(|(k, v)| (k, PathBuf::from(v)))
         .collect();
-    Store::open(&configdir(conf)?, partitions).map_err(|e| e.to_string())
+    let options = crate::store::StoreOptions {
+        // Ours, not Cyrus's: Cyrus has no such switch and never fsyncs directories.
+        fsync_dirs: conf.get_switch("murder_fsync_dirs"),
+        ..crate::store::StoreOptions::default()
+    };
+    Store::open_with(&configdir(conf)?, partitions, options).map_err(|e| e.to_string())
 }
 
 /// Server-side SASL over the sasldb, limited by `sasl_mech_list`.

@@ -26,10 +26,11 @@ use std::time::{Duration, Instant};
 pub fn bin_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        // Test executables live in target/<profile>/deps/.
+        // Test executables live in target/<profile>/deps/, examples (the benchmarks) in
+        // target/<profile>/examples/.
         let exe = std::env::current_exe().expect("test executable path");
         let deps = exe.parent().expect("deps dir");
-        if deps.ends_with("deps") {
+        if deps.ends_with("deps") || deps.ends_with("examples") {
             deps.parent().expect("profile dir").to_path_buf()
         } else {
             deps.to_path_buf()
@@ -44,6 +45,10 @@ pub fn bin_dir() -> PathBuf {
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
+        // The benchmark scripts build the daemons themselves first.
+        if std::env::var_os("MURDER_DAEMONS_BUILT").is_some() {
+            return;
+        }
         let mut cmd = Command::new(env!("CARGO"));
         cmd.args(["build", "-q", "-p", "murder-daemons", "--bins"]);
         if bin_dir().ends_with("release") {

@@ -1,6 +1,7 @@
 //! imapd as a murder backend: every mailbox change reaches our MUPDATE master, a master that
-//! cannot be reached or refuses leaves nothing changed locally (reference §2.3–2.8), and a
-//! `proxyservers` identity acts as the user it names, never as an admin (§4.11, §5.6).
+//! cannot be reached or refuses leaves nothing changed locally (reference §2.3–2.8), two
+//! backends share one master, and a `proxyservers` identity acts as the user it names, never
+//! as an admin (§4.11, §5.6).
 
 #[path = "support/imap.rs"]
 mod imap;
@@ -348,4 +349,85 @@ fn a_partition_move_activates_the_new_location() {
         "Permission denied",
         "only admins give a location"
     );
+}
+
+/// A second backend on the same master: each backend's changes reach the master under its
+/// own name, a name one backend holds is refused to the other (nothing created there), and
+/// with the master stopped neither can create.
+#[test]
+fn two_backends_share_the_master() {
+    let master_host = Host::new("mupdate")
+        .conf("admins", "backend1 backend2")
+        .conf("allowplaintext", "yes")
+        .user("backend1", "secret")
+        .user("backend2", "secret")
+        .write();
+    let master = Daemon::start(&master_host, "mupdate", &["-m"]);
+    let backend = |name: &str| {
+        let h = Host::new(name)
+            .conf("admins", "cyrus")
+            .conf("allowplaintext", "yes")
+            .conf("altnamespace", "no")
+            .conf("unixhierarchysep", "no")
+            .conf("proxyservers", "murder")
+            .conf("mupdate_server", &master.addr.to_string())
+            .conf("mupdate_authname", name)
+            .conf("mupdate_password", "secret")
+            .conf("client_timeout", "5")
+            .user("cyrus", "secret")
+            .write();
+        let d = Daemon::start(&h, "imapd", &[]);
+        (h, d)
+    };
+    let (h1, d1) = backend("backend1");
+    let (h2, d2) = backend("backend2");
+    let mut m = Murder {
+        master_host,
+        master,
+        backend_host: h1,
+        backend: d1,
+    };
+    let local2 = |name: &str| {
+        MailboxDb::open_in(&h2.configdir())
+            .unwrap()
+            .get(name)
+            .unwrap()
+            .is_some()
+    };
+    let mut a1 = Imap::login(m.backend.addr, "cyrus", "secret");
+    let mut a2 = Imap::login(d2.addr, "cyrus", "secret");
+    a1.ok("CREATE user.alice");
+    a1.ok("CREATE shared1");
+    a2.ok("CREATE user.bob");
+    a2.ok("CREATE user.bob.Sent");
+    a2.ok("RENAME user.bob.Sent user.bob.Outbox");
+    a2.ok("SETACL user.bob.Outbox alice lrs");
+    a1.ok("SETACL shared1 cyrus x");
+    a1.ok("DELETE shared1");
+    let at = |n: &str| find(&m, n).map(|r| r.location().to_string());
+    assert_eq!(at("user.alice").as_deref(), Some("backend1!default"));
+    assert_eq!(at("user.bob").as_deref(), Some("backend2!default"));
+    assert_eq!(at("user.bob.Outbox").as_deref(), Some("backend2!default"));
+    assert_eq!(at("user.bob.Sent"), None);
+    assert_eq!(at("shared1"), None);
+    assert_eq!(
+        find(&m, "user.bob.Outbox").unwrap().acl(),
+        Some("bob\tlrswipkxtecdan\talice\tlrs\t")
+    );
+
+    // A name the other backend holds.
+    assert_eq!(
+        a2.no("CREATE user.alice"),
+        "unable to reserve mailbox on mupdate server"
+    );
+    assert!(!local2("user.alice"));
+    assert_eq!(at("user.alice").as_deref(), Some("backend1!default"));
+
+    m.master.stop();
+    for (a, name) in [(&mut a1, "user.carol"), (&mut a2, "user.dave")] {
+        assert_eq!(a.no(&format!("CREATE {name}")), "no connection to server");
+    }
+    assert!(!local(&m, "user.carol"));
+    assert!(!local2("user.dave"));
+    let _ = &m.master_host;
 }

@@ -4,7 +4,10 @@
 //! same through `RENAME user.bob user.bob backend2!default`; a destination that does not list
 //! the source as an admin is refused up front; and a `kill -9` of either backend in the
 //! middle (injected with `MURDER_XFER_FAULT`) leaves one complete copy that the master names,
-//! and running the XFER again finishes the move (reference §5.4, §10 items 6–7).
+//! and running the XFER again finishes the move (reference §5.4, §10 items 6–7). While a
+//! mailbox is being moved, writes to it (APPEND, STORE, EXPUNGE, COPY into it, LMTP delivery,
+//! directly or through a frontend's lmtpproxyd) are refused with a temporary error, never
+//! accepted and lost; after the move, deliveries reach the destination (§5.6).
 
 #[path = "support/imap.rs"]
 mod imap;
@@ -65,6 +68,7 @@ fn backend(name: &str, master: &Daemon, admins: &str) -> Host {
         .conf("altnamespace", "no")
         .conf("unixhierarchysep", "no")
         .conf("proxyservers", "murder")
+        .conf("lmtp_admins", "cyrus murder")
         .conf("allowusermoves", "yes")
         .conf("mupdate_server", &master.addr.to_string())
         .conf("mupdate_authname", name)
@@ -73,6 +77,7 @@ fn backend(name: &str, master: &Daemon, admins: &str) -> Host {
         .conf("proxy_password", "secret")
         .conf("client_timeout", "10")
         .user("cyrus", "secret")
+        .user("murder", "secret")
         .user("backend1", "secret")
         .user("backend2", "secret")
 }
@@ -670,4 +675,180 @@ fn patterns_and_partitions_select_users_and_shared_mailboxes() {
         "default"
     );
     assert_eq!(db.all().unwrap().len(), 6);
+}
+
+/// A raw LMTP client.
+struct Lmtp {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Lmtp {
+    /// Connects, says LHLO and, with `auth`, authenticates as cyrus.
+    fn connect(addr: SocketAddr, auth: bool) -> Lmtp {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut c = Lmtp {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        };
+        assert!(c.reply().starts_with("220"));
+        assert!(c.cmd("LHLO test").starts_with("250"));
+        if auth {
+            // base64("\0cyrus\0secret")
+            assert_eq!(
+                c.cmd("AUTH PLAIN AGN5cnVzAHNlY3JldA=="),
+                "235 Authenticated!"
+            );
+        }
+        c
+    }
+    /// One reply, its lines joined by `\n`.
+    fn reply(&mut self) -> String {
+        let mut out = Vec::new();
+        loop {
+            let mut l = String::new();
+            if self.r.read_line(&mut l).unwrap_or(0) == 0 {
+                return out.join("\n");
+            }
+            let last = l.as_bytes().get(3) != Some(&b'-');
+            out.push(l.trim_end_matches(['\r', '\n']).to_string());
+            if last {
+                return out.join("\n");
+            }
+        }
+    }
+    fn cmd(&mut self, line: &str) -> String {
+        self.w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        self.reply()
+    }
+    /// DATA with `subject`; returns the reply for the single recipient.
+    fn data(&mut self, subject: &str) -> String {
+        assert!(self.cmd("DATA").starts_with("354"));
+        self.w
+            .write_all(
+                format!("From: a@example.org\r\nSubject: {subject}\r\n\r\nhello\r\n.\r\n")
+                    .as_bytes(),
+            )
+            .unwrap();
+        self.reply()
+    }
+    /// A whole transaction to bob; the reply to RCPT when it fails, else to DATA.
+    fn deliver(&mut self, subject: &str) -> String {
+        assert!(self.cmd("MAIL FROM:<a@example.org>").starts_with("250"));
+        let r = self.cmd("RCPT TO:<bob>");
+        if !r.starts_with("250") {
+            self.cmd("RSET");
+            return r;
+        }
+        self.data(subject)
+    }
+}
+
+#[test]
+fn writes_to_a_mailbox_being_moved_are_refused_then_deliveries_reach_the_destination() {
+    let mut m = murder("cyrus backend1", None, None);
+    populate(&mut m, 5);
+    let lmtp1 = Daemon::start(&m.b1_host, "lmtpd", &[]);
+    let lmtp2 = Daemon::start(&m.b2_host, "lmtpd", &[]);
+    // A frontend with a slave of the master and lmtpproxyd, which routes by the master.
+    let front = Host::new("frontend")
+        .conf("admins", "cyrus")
+        .conf("allowplaintext", "yes")
+        .conf("mupdate_server", &m.master.addr.to_string())
+        .conf("mupdate_authname", "backend1")
+        .conf("mupdate_password", "secret")
+        .conf("proxy_authname", "murder")
+        .conf("proxy_password", "secret")
+        .conf("backend1_lmtp", &lmtp1.addr.to_string())
+        .conf("backend2_lmtp", &lmtp2.addr.to_string())
+        .write();
+    let _slave = Daemon::start(&front, "mupdate", &[]);
+    let proxy = Daemon::start(&front, "lmtpproxyd", &["-a"]);
+    let front_at = |server: &str| {
+        MailboxDb::open_in(&front.configdir())
+            .ok()
+            .and_then(|db| db.get("user.bob").ok().flatten())
+            .is_some_and(|e| e.state() == MbState::Remote && e.server.as_deref() == Some(server))
+    };
+    assert!(murder_tests::wait_until(Duration::from_secs(20), || {
+        front_at("backend1")
+    }));
+    let mut via_front = Lmtp::connect(proxy.addr, false);
+    assert!(
+        via_front.deliver("before").starts_with("250"),
+        "delivery before the move"
+    );
+    m.b1.stop();
+
+    // Sessions that looked bob up before the move: an LMTP transaction past RCPT, and an
+    // IMAP session (in a second imapd process, which the fault does not stop) with INBOX
+    // selected and a message marked \Deleted.
+    let mut late = Lmtp::connect(lmtp1.addr, true);
+    assert!(late.cmd("MAIL FROM:<a@example.org>").starts_with("250"));
+    assert!(late.cmd("RCPT TO:<bob>").starts_with("250"));
+    let other = start_imapd(&m.b1_host, "127.0.0.1:0", None);
+    let mut selected = Imap::login(other.addr, "cyrus", "secret");
+    selected.ok("SETACL user.bob cyrus lrswipkxtecda");
+    selected.ok("SELECT user.bob");
+    selected.ok("STORE 2 +FLAGS (\\Deleted)");
+    let before = snapshot(&m.b1_host);
+
+    // The XFER stops (as a kill -9 would) once the mailboxes are marked MOVING.
+    m.b1 = start_imapd(&m.b1_host, "127.0.0.1:0", Some("source-after-moving"));
+    run_until_closed(m.b1.addr, "XFER user.bob backend2");
+    assert!(murder_tests::wait_until(Duration::from_secs(5), || !m
+        .b1
+        .is_running()));
+
+    // Every write is refused with a temporary error.
+    let r = late.data("raced");
+    assert!(r.starts_with("451 4.2.1 "), "delivery after RCPT: {r}");
+    let r = Lmtp::connect(lmtp1.addr, true).deliver("direct");
+    assert!(r.starts_with("451 4.2.1 "), "direct delivery: {r}");
+    let r = via_front.deliver("through the frontend");
+    assert!(r.starts_with("451 "), "delivery through the frontend: {r}");
+    let inuse = |r: &imap::Reply| r.tagged.starts_with("NO [INUSE] ");
+    let r = selected.cmd("STORE 1 +FLAGS (\\Flagged \\Deleted)");
+    assert!(inuse(&r), "STORE: {r:?}");
+    let r = selected.cmd("EXPUNGE");
+    assert!(inuse(&r), "EXPUNGE: {r:?}");
+    let r = selected.cmd("COPY 1 user.bob.Sent");
+    assert!(inuse(&r), "COPY: {r:?}");
+    let r = selected.cmd("APPEND user.bob {12+}\r\nSubject: x\r\n");
+    assert!(inuse(&r), "APPEND: {r:?}");
+    let mut admin = Imap::login(other.addr, "cyrus", "secret");
+    let r = admin.cmd("APPEND user.bob.Sent {12+}\r\nSubject: x\r\n");
+    assert!(inuse(&r), "APPEND from a new session: {r:?}");
+    drop((selected, admin));
+
+    // The rerun finishes the move; the destination holds exactly what bob had (nothing was
+    // accepted meanwhile), and new mail goes there.
+    m.b1 = start_imapd(&m.b1_host, "127.0.0.1:0", None);
+    let mut admin = Imap::login(m.b1.addr, "cyrus", "secret");
+    let r = admin.cmd("XFER user.bob backend2");
+    assert!(r.is_ok(), "{r:?}");
+    drop(admin);
+    assert_master_at(&m, "backend2!default");
+    assert_eq!(snapshot(&m.b2_host), before);
+    assert!(murder_tests::wait_until(Duration::from_secs(20), || {
+        front_at("backend2")
+    }));
+    let r = via_front.deliver("after");
+    assert!(r.starts_with("250 "), "delivery after the move: {r}");
+    let db = MailboxDb::open_in(&m.b2_host.configdir()).unwrap();
+    let id = MailboxId::new(&db.get("user.bob").unwrap().unwrap().uniqueid).unwrap();
+    let store = open_store(&m.b2_host);
+    let recs = store.records(&id).unwrap();
+    assert_eq!(recs.len(), before.mailboxes["user.bob"].2.len() + 1);
+    let last = store.read_message(&id, recs.last().unwrap().uid).unwrap();
+    assert!(String::from_utf8_lossy(&last).contains("Subject: after\r\n"));
+    let r = Lmtp::connect(lmtp1.addr, true).deliver("to the old place");
+    assert!(
+        r.ends_with("550 5.1.1 User unknown"),
+        "the source no longer knows bob: {r}"
+    );
+    drop(other);
+    m.b1.stop();
+    assert_nothing_left(&m.b1_host, &ids(&before));
 }

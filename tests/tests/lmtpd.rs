@@ -471,121 +471,64 @@ fn cyrus_lmtptest_authenticates_as_admin_and_delivers() {
     assert!(m.ends_with(b"Subject: via lmtptest\r\n\r\nhi\r\n"));
 }
 
-/// One load run: `conns` connections, each delivering `msg` to its recipient in a loop for
-/// `secs` seconds after `AUTH PLAIN` as `auth` (`None`: no AUTH). Returns deliveries per second.
-fn load(
-    addr: std::net::SocketAddr,
-    auth: Option<&str>,
-    rcpts: &[String],
-    conns: usize,
-    secs: f64,
-    msg: &[u8],
-) -> f64 {
-    let mut stuffed = Vec::new();
-    protocol::lmtp::dot_stuff(msg, &mut stuffed);
-    let stuffed = Arc::new(stuffed);
-    let barrier = Arc::new(std::sync::Barrier::new(conns + 1));
-    let threads: Vec<_> = (0..conns)
-        .map(|i| {
-            let rcpt = rcpts[i % rcpts.len()].clone();
-            let auth = auth.map(str::to_owned);
-            let stuffed = stuffed.clone();
-            let barrier = barrier.clone();
-            std::thread::spawn(move || {
-                let mut c = Client::tcp(addr);
-                c.reply();
-                c.cmd("LHLO bench");
-                if let Some(a) = auth {
-                    assert_eq!(c.one(&format!("AUTH PLAIN {a}")), "235 Authenticated!");
-                }
-                barrier.wait();
-                let start = std::time::Instant::now();
-                let mut n = 0u64;
-                while start.elapsed().as_secs_f64() < secs {
-                    // Pipelined as an MTA does with PIPELINING.
-                    c.w.write_all(
-                        format!("MAIL FROM:<bench@example.org>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n")
-                            .as_bytes(),
-                    )
-                    .unwrap();
-                    assert_eq!(c.one_reply(), "250 2.1.0 ok");
-                    assert_eq!(c.one_reply(), "250 2.1.5 ok", "{rcpt}");
-                    assert_eq!(c.one_reply(), "354 go ahead");
-                    c.w.write_all(&stuffed).unwrap();
-                    let r = c.one_reply();
-                    assert!(r.starts_with("250 2.1.5 "), "{r}");
-                    n += 1;
-                }
-                c.one("QUIT");
-                (n, start.elapsed().as_secs_f64())
-            })
-        })
-        .collect();
-    barrier.wait();
-    let mut total = 0f64;
-    for t in threads {
-        let (n, el) = t.join().unwrap();
-        total += n as f64 / el;
-    }
-    total
-}
-
-/// `scripts/bench_lmtp.sh`: LMTP deliveries per second of a 10 KB message over 8 connections,
-/// ours and (with `BENCH_CYRUS=host:port`) Cyrus's, interleaved, as JSON lines.
+/// A message delivered with python's smtplib.LMTP (TCP, AUTH) reads back byte for byte
+/// through python's imaplib and curl's IMAP support.
 #[test]
-#[ignore = "benchmark; run through scripts/bench_lmtp.sh"]
-fn bench_lmtp_throughput() {
-    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    let secs: f64 = env("BENCH_SECS", "10").parse().unwrap();
-    let runs: usize = env("BENCH_RUNS", "3").parse().unwrap();
-    let conns: usize = env("BENCH_CONNS", "8").parse().unwrap();
-    let mut msg = b"From: bench@example.org\r\nTo: bench@example.org\r\nSubject: bench\r\nMessage-ID: <bench@example.org>\r\n\r\n".to_vec();
-    while msg.len() < 10 * 1024 - 80 {
-        msg.extend_from_slice(
-            b"0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ012345\r\n",
-        );
-    }
+fn smtplib_delivery_reads_back_byte_identical_through_imaplib_and_curl() {
     let host = backend();
-    let ours_rcpts: Vec<String> = (1..=conns).map(|i| format!("bu{i:02}")).collect();
-    for r in &ours_rcpts {
-        user(&host, r);
-    }
-    let d = Daemon::start(&host, "lmtpd", &[]);
-    let cyrus: Option<std::net::SocketAddr> = std::env::var("BENCH_CYRUS")
-        .ok()
-        .map(|a| a.parse().unwrap());
-    let cyrus_rcpts: Vec<String> = env("BENCH_CYRUS_RCPTS", &ours_rcpts.join(","))
-        .split(',')
-        .map(str::to_owned)
-        .collect();
-    let cyrus_auth = env("BENCH_CYRUS_AUTH", "AGN5cnVzAHNlY3JldA==");
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for run in 1..=runs {
-        let o = load(
-            d.addr,
-            Some("AGN5cnVzAHNlY3JldA=="),
-            &ours_rcpts,
-            conns,
-            secs,
-            &msg,
-        );
-        println!("{{\"server\": \"murder lmtpd\", \"run\": {run}, \"conns\": {conns}, \"msg_bytes\": {}, \"deliveries_per_s\": {o:.1}}}", msg.len());
-        ours.push(o);
-        if let Some(a) = cyrus {
-            let c = load(a, Some(&cyrus_auth), &cyrus_rcpts, conns, secs, &msg);
-            println!("{{\"server\": \"cyrus 3.6 lmtpd\", \"run\": {run}, \"conns\": {conns}, \"msg_bytes\": {}, \"deliveries_per_s\": {c:.1}}}", msg.len());
-            theirs.push(c);
-        }
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    };
-    let o = median(&mut ours);
-    if theirs.is_empty() {
-        println!("{{\"summary\": true, \"ours_median\": {o:.1}}}");
-    } else {
-        let c = median(&mut theirs);
-        println!("{{\"summary\": true, \"ours_median\": {o:.1}, \"cyrus_median\": {c:.1}, \"ratio\": {:.2}}}", o / c);
-    }
+    let alice = user(&host, "alice");
+    let lmtp = Daemon::start(&host, "lmtpd", &[]);
+    let imap = Daemon::start(&host, "imapd", &[]);
+    let msgfile = host.path("msg.eml");
+    std::fs::write(&msgfile, MSG).unwrap();
+    let fetched = host.path("fetched.eml");
+    let script = r#"
+import imaplib, smtplib, sys
+l = smtplib.LMTP(sys.argv[1], int(sys.argv[2]))
+l.ehlo_or_helo_if_needed()
+l.login("cyrus", "secret")
+print("refused", l.sendmail("s@example.org", ["alice"], open(sys.argv[4], "rb").read()))
+l.quit()
+m = imaplib.IMAP4(sys.argv[1], int(sys.argv[3]))
+m.login("alice", "alicepw")
+typ, data = m.select("INBOX")
+assert typ == "OK" and data == [b"1"], data
+typ, data = m.uid("FETCH", "1", "(BODY.PEEK[])")
+assert typ == "OK", data
+open(sys.argv[5], "wb").write(data[0][1])
+m.logout()
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, "127.0.0.1"])
+        .arg(lmtp.addr.port().to_string())
+        .arg(imap.addr.port().to_string())
+        .arg(&msgfile)
+        .arg(&fetched)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("refused {}"));
+    let (store, _) = open(&host);
+    let stored = store.read_message(&alice, 1).unwrap();
+    // Cyrus's trace headers, then the message as sent.
+    assert!(stored.starts_with(b"Return-Path: <s@example.org>\r\n"));
+    assert!(stored.ends_with(MSG));
+    assert_eq!(std::fs::read(&fetched).unwrap(), stored);
+
+    let out = Command::new("curl")
+        .args(["-sS", "--user", "alice:alicepw"])
+        .arg(format!("imap://127.0.0.1:{}/INBOX;UID=1", imap.addr.port()))
+        .output()
+        .expect("curl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, stored);
 }

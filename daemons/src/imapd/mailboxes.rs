@@ -92,7 +92,9 @@ impl From<DbError> for Fail {
 impl From<StoreError> for Fail {
     fn from(e: StoreError) -> Self {
         tracing::error!("mail store: {e}");
-        if e.is_temporary() {
+        if let StoreError::Moving(_) = e {
+            Fail::code(Code::InUse, super::messages::MOVING_TEXT)
+        } else if e.is_temporary() {
             Fail::code(Code::Unavailable, format!("System I/O error: {e}"))
         } else {
             Fail::no(e.to_string())

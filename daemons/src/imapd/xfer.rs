@@ -534,13 +534,14 @@ async fn move_item(s: &mut Session, item: &Item, server: &str, partition: Option
             }
         }
         fault("source-after-deactivate");
-        // Step 2: MOVING locally.
-        let names: Vec<String> = item.entries.iter().map(|e| e.name.clone()).collect();
-        let r = run(s, move |ctx| set_moving(ctx, &names, true)).await?;
+        // Step 2: MOVING locally, and the store frozen: from here on no append, delivery,
+        // flag change or expunge can slip in after the export and be lost with the source.
+        let entries = item.entries.clone();
+        let r = run(s, move |ctx| set_moving(ctx, &entries, true)).await?;
         if let Err(e) = r {
             rollback(&ctx, &mut m, &item.entries).await;
             m.logout().await;
-            return Err(e.into());
+            return Err(e);
         }
         fault("source-after-moving");
         // Step 3: send; the destination imports and activates.
@@ -596,25 +597,45 @@ async fn move_item(s: &mut Session, item: &Item, server: &str, partition: Option
     Ok(())
 }
 
-fn set_moving(ctx: &Context, names: &[String], on: bool) -> Result<(), crate::mboxdb::DbError> {
-    ctx.mboxdb.write(|tx| {
-        for n in names {
-            if let Some(mut e) = tx.get(n)? {
-                e.flags.set(MbFlags::MOVING, on);
-                tx.put(&e);
+/// Marks the entries MOVING in mailboxes.db and freezes their store mailboxes (`on`), or
+/// undoes both. Lookups refuse a MOVING entry; the freeze closes the race with a session that
+/// looked the mailbox up just before (its write fails inside the store's transaction). The
+/// freeze is set after the mark and lifted before it is cleared, so a crash in between leaves
+/// a state the rerun (or the rollback) of the XFER handles.
+fn set_moving(ctx: &Context, entries: &[MailboxEntry], on: bool) -> Result<(), Fail> {
+    let ids: Vec<MailboxId> = entries
+        .iter()
+        .filter_map(|e| MailboxId::new(&e.uniqueid).ok())
+        .collect();
+    let mark = || {
+        ctx.mboxdb.write(|tx| {
+            for e in entries {
+                if let Some(mut e) = tx.get(&e.name)? {
+                    e.flags.set(MbFlags::MOVING, on);
+                    tx.put(&e);
+                }
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        })
+    };
+    let store = ctx.store.as_ref().ok_or_else(|| Fail::no(UNAVAILABLE))?;
+    if on {
+        mark()?;
+        store.set_moving(&ids, true)?;
+    } else {
+        store.set_moving(&ids, false)?;
+        mark()?;
+    }
+    Ok(())
 }
 
 /// Puts the mailboxes back at the source: MOVING cleared, ACTIVATE at our location.
 async fn rollback(ctx: &std::sync::Arc<Context>, m: &mut MupdateClient, entries: &[MailboxEntry]) {
-    let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+    let list = entries.to_vec();
     let c = ctx.clone();
-    let r = tokio::task::spawn_blocking(move || set_moving(&c, &names, false)).await;
+    let r = tokio::task::spawn_blocking(move || set_moving(&c, &list, false)).await;
     if !matches!(r, Ok(Ok(()))) {
-        tracing::error!("xfer rollback: cannot clear MOVING: {r:?}");
+        tracing::error!("xfer rollback: cannot clear MOVING");
     }
     for e in entries {
         let loc = murder::location(ctx, &e.partition);

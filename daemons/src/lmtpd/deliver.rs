@@ -11,9 +11,9 @@ use protocol::mailbox::{InternalName, Namespace};
 use crate::mboxdb::{MailboxEntry, MbState};
 use std::sync::OnceLock;
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::mpsc;
 
-use crate::store::{Delivery, Flags, InternalDate, MailboxId, Store, StoreError};
+use crate::store::{Flags, InternalDate, MailboxId, Prepared, PreparedDelivery, Store, StoreError};
 
 use super::Context;
 
@@ -78,6 +78,13 @@ pub fn io_error() -> Reply {
     Reply::line(451, "4.3.0 System I/O error").unwrap_or_else(|_| Reply::server_unavailable())
 }
 
+/// `451 4.2.1` for a mailbox being moved to another server (XFER): the MTA retries later,
+/// and the retry reaches the mailbox wherever it lives then.
+fn moving() -> Reply {
+    Reply::mailbox_disabled("Mailbox is being moved to another server; try again later")
+        .unwrap_or_else(|_| io_error())
+}
+
 /// The over-quota reply for these options.
 pub fn over_quota(opts: &DeliveryOptions) -> Reply {
     let r = if opts.over_quota_perm_failure {
@@ -95,10 +102,11 @@ fn usable(entry: Option<MailboxEntry>) -> Result<MailboxEntry, Reply> {
     };
     match e.state() {
         MbState::Local if !e.uniqueid.is_empty() => Ok(e),
-        MbState::Reserved | MbState::Moving => {
+        MbState::Reserved => {
             Err(Reply::mailbox_disabled("Mailbox is currently reserved")
                 .unwrap_or_else(|_| io_error()))
         }
+        MbState::Moving => Err(moving()),
         // Remote (this host is no backend for it), deleted, intermediate, or no store id.
         _ => Err(unknown()),
     }
@@ -492,24 +500,25 @@ fn run_sends(ctx: &Context, envelope: &Envelope, plan: &Plan, message: &[u8]) ->
 /// Most deliveries committed by one store transaction.
 const MAX_GROUP: usize = 64;
 
-/// One delivery waiting for the committer.
-struct Job {
-    bytes: Vec<u8>,
-    internaldate: InternalDate,
-    targets: Vec<(MailboxId, Flags)>,
-    reply: oneshot::Sender<Result<Vec<(u32, u64)>, StoreError>>,
-}
-
 type Outcome = Result<Vec<(u32, u64)>, StoreError>;
 
-/// Group commit: the store has one writer, and each transaction pays for a directory fsync
-/// and a commit, so concurrent sessions hand their deliveries to one task that commits
-/// everything queued meanwhile with [`Store::deliver_batch`]. Each session still waits for
-/// the commit of its own delivery before it answers 250. Started on first use (on the
-/// runtime of the caller); without a runtime deliveries go to the store directly.
+/// One prepared delivery waiting for the committer.
+struct Job {
+    message: Prepared,
+    internaldate: InternalDate,
+    targets: Vec<(MailboxId, Flags)>,
+    reply: mpsc::SyncSender<Outcome>,
+}
+
+/// Group commit. The store has one writer, and each transaction pays for a synchronous
+/// commit, so sessions write and fsync their message files themselves, in parallel
+/// ([`Store::prepare_message`]), then hand them to one committer thread, which commits
+/// everything queued meanwhile in one transaction ([`Store::commit_prepared`]). Each session
+/// waits for the commit of its own delivery before it answers 250. The thread starts on
+/// first use and ends with the last handle.
 #[derive(Default)]
 pub struct Committer {
-    tx: OnceLock<Option<mpsc::UnboundedSender<Job>>>,
+    tx: OnceLock<Option<mpsc::Sender<Job>>>,
 }
 
 impl std::fmt::Debug for Committer {
@@ -518,9 +527,16 @@ impl std::fmt::Debug for Committer {
     }
 }
 
+fn stopped() -> StoreError {
+    StoreError::Io {
+        path: std::path::PathBuf::new(),
+        source: std::io::Error::other("delivery committer stopped"),
+    }
+}
+
 impl Committer {
-    /// Delivers like [`Store::deliver`], grouped with other sessions' deliveries. Blocking:
-    /// call it on a blocking thread (it waits for the commit).
+    /// Delivers like [`Store::deliver`], grouped with other sessions' deliveries. Blocking
+    /// (it writes the message and waits for the commit).
     pub fn deliver(
         &self,
         store: &Store,
@@ -528,41 +544,42 @@ impl Committer {
         internaldate: InternalDate,
         targets: &[(MailboxId, Flags)],
     ) -> Outcome {
-        if targets.is_empty() {
+        let Some((first, _)) = targets.first() else {
             return Ok(Vec::new());
-        }
+        };
         let tx = self.tx.get_or_init(|| {
-            let handle = tokio::runtime::Handle::try_current().ok()?;
-            let (tx, rx) = mpsc::unbounded_channel();
-            handle.spawn(commit_loop(store.clone(), rx));
+            let (tx, rx) = mpsc::channel();
+            let store = store.clone();
+            std::thread::Builder::new()
+                .name("lmtp-commit".into())
+                .spawn(move || commit_loop(&store, &rx))
+                .map_err(|e| tracing::error!("cannot start the delivery committer: {e}"))
+                .ok()?;
             Some(tx)
         });
         let Some(tx) = tx else {
             return store.deliver(bytes, internaldate, targets);
         };
-        let (reply, answer) = oneshot::channel();
+        let message = store.prepare_message(bytes, first)?;
+        let (reply, answer) = mpsc::sync_channel(1);
         let job = Job {
-            bytes: bytes.to_vec(),
+            message,
             internaldate,
             targets: targets.to_vec(),
             reply,
         };
-        if tx.send(job).is_err() {
-            return store.deliver(bytes, internaldate, targets);
+        if let Err(mpsc::SendError(job)) = tx.send(job) {
+            store.discard_prepared(job.message);
+            return Err(stopped());
         }
-        answer.blocking_recv().unwrap_or_else(|_| {
-            Err(StoreError::Io {
-                path: std::path::PathBuf::new(),
-                source: std::io::Error::other("delivery committer stopped"),
-            })
-        })
+        answer.recv().unwrap_or_else(|_| Err(stopped()))
     }
 }
 
-/// The committer task: takes every queued delivery (up to [`MAX_GROUP`]) and commits them
-/// together on a blocking thread, then answers each.
-async fn commit_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
-    while let Some(first) = rx.recv().await {
+/// The committer thread: takes every queued delivery (up to [`MAX_GROUP`]), commits them
+/// together, answers each, and removes what is left of their files.
+fn commit_loop(store: &Store, rx: &mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -570,25 +587,19 @@ async fn commit_loop(store: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
-        let store = store.clone();
-        let done = tokio::task::spawn_blocking(move || {
-            let batch: Vec<Delivery<'_>> = jobs
-                .iter()
-                .map(|j| Delivery {
-                    bytes: &j.bytes,
-                    internaldate: j.internaldate,
-                    targets: &j.targets,
-                })
-                .collect();
-            let results = store.deliver_batch(&batch);
-            drop(batch);
-            for (j, r) in jobs.into_iter().zip(results) {
-                let _ = j.reply.send(r);
-            }
-        })
-        .await;
-        if let Err(e) = done {
-            tracing::error!("delivery committer: {e}");
+        let batch: Vec<PreparedDelivery<'_>> = jobs
+            .iter()
+            .map(|j| PreparedDelivery {
+                message: &j.message,
+                internaldate: j.internaldate,
+                targets: &j.targets,
+            })
+            .collect();
+        let results = store.commit_prepared(&batch);
+        drop(batch);
+        for (j, r) in jobs.into_iter().zip(results) {
+            let _ = j.reply.send(r);
+            store.discard_prepared(j.message);
         }
     }
 }
@@ -598,6 +609,7 @@ fn store_reply(e: &StoreError) -> Reply {
     match e {
         StoreError::NoSuchMailbox(_) => unknown(),
         StoreError::TooLarge { .. } => Reply::message_too_large(),
+        StoreError::Moving(_) => moving(),
         _ => io_error(),
     }
 }
@@ -633,7 +645,8 @@ pub fn deliver_all(
             .iter()
             .map(|p| p.as_ref().map(|_| ()).map_err(Clone::clone))
             .collect(),
-        Err(e) if e.is_temporary() => {
+        // A mailbox frozen for a move fails only its own recipients: retried one by one below.
+        Err(e) if e.is_temporary() && !matches!(e, StoreError::Moving(_)) => {
             tracing::warn!("delivery failed: {e}");
             plans
                 .iter()

@@ -17,7 +17,18 @@
 //!   CRLF; NUL or bare CR is refused). One store transaction writes it into every recipient's
 //!   mailbox, and the per-recipient `250 2.1.5 Success SESSIONID=<…>` goes out only after that
 //!   transaction is durable, so a crash never loses an acknowledged message. Storage trouble is
-//!   `451 4.3.0` (the MTA retries); it never bounces.
+//!   `451 4.3.0` (the MTA retries); it never bounces. A mailbox being moved to another server
+//!   is `451 4.2.1` (the store refuses the write; the retry finds the new server).
+//!
+//! # Durability and throughput
+//!
+//! Each session writes its message file and fsyncs it itself, then hands it to one committer
+//! thread that commits every delivery queued meanwhile in one synchronous LMDB transaction
+//! (group commit, [`deliver::Committer`]). Per message that is what Cyrus 3.6's lmtpd pays at
+//! least (it fsyncs the message file, then `cyrus.cache`, `cyrus.index` and its duplicate
+//! database), shared across concurrent deliveries. Like Cyrus, directories are not fsynced
+//! unless `murder_fsync_dirs: yes` (see [`crate::store::StoreOptions::fsync_dirs`]); a
+//! `kill -9` of the daemon loses nothing acknowledged either way.
 //!
 //! Each recipient's targets are chosen by [`deliver::deliver_to_user`], which runs the user's
 //! active sieve script ([`sieve`]).

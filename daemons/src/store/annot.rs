@@ -80,7 +80,7 @@ impl Store {
         value: Option<&[u8]>,
     ) -> Result<(), StoreError> {
         let mut meta = match mailbox {
-            Some(id) => Some(self.meta(txn, id)?),
+            Some(id) => Some(self.meta_for_write(txn, id)?),
             None => None,
         };
         let key = annot_key(mailbox, entry, user);

@@ -1,10 +1,11 @@
 //! Message files: where they live and how they are written durably.
 //!
 //! A message is written under a temporary name in its mailbox directory, fsynced, and renamed
-//! to `<uid>.` while the index transaction that lists it is open; the directory is fsynced
-//! before that transaction commits. So a committed record always has its file, and a crash can
-//! only leave files nobody lists (temporaries, or `<uid>.` files at or above UIDNEXT, which the
-//! next append of that UID replaces), which [`super::Store::gc`] removes.
+//! to `<uid>.` while the index transaction that lists it is open; with
+//! [`super::StoreOptions::fsync_dirs`] the directory is fsynced before that transaction
+//! commits too. So a committed record always has its file, and a crash can only leave files
+//! nobody lists (temporaries, or `<uid>.` files at or above UIDNEXT, which the next append of
+//! that UID replaces), which [`super::Store::gc`] removes.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -68,6 +69,38 @@ pub(crate) fn ensure_dir(dir: &Path) -> io::Result<()> {
 /// fsync on a directory: makes renames and new entries in it durable.
 pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// fsyncs several directories at once (in parallel: the filesystem can batch them into one
+/// journal commit, where one after the other each waits for its own).
+pub(crate) fn fsync_dirs(dirs: impl IntoIterator<Item = PathBuf>) -> Result<(), super::StoreError> {
+    let dirs: Vec<PathBuf> = dirs.into_iter().collect();
+    let err = |path: &Path, source| super::StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if dirs.len() < 2 {
+        for d in &dirs {
+            fsync_dir(d).map_err(|e| err(d, e))?;
+        }
+        return Ok(());
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = dirs
+            .iter()
+            .map(|d| s.spawn(move || fsync_dir(d).map_err(|e| err(d, e))))
+            .collect();
+        let mut first = Ok(());
+        for h in handles {
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(err(Path::new(""), io::Error::other("fsync panicked"))));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    })
 }
 
 /// Writes `bytes` to a new temporary file in `dir` and syncs it. Returns its path and GUID.

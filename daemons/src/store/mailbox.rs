@@ -10,7 +10,7 @@ use heed::{RoTxn, RwTxn};
 use super::codec::{Dec, Enc};
 use super::files;
 use super::types::{len_u32, Flags, Guid, InternalDate, Keyword, MailboxId, MailboxState, Record};
-use super::{now_secs, prefix, Store, StoreError, SystemFlags};
+use super::{key2, now_secs, prefix, Store, StoreError, SystemFlags};
 
 /// The stored metadata of one mailbox. Counters are kept exact by every change, so SELECT and
 /// STATUS need not scan the index.
@@ -171,6 +171,11 @@ impl Meta {
     }
 }
 
+/// The `globals` key that freezes a mailbox for a transfer.
+fn moving_key(id: &MailboxId) -> Vec<u8> {
+    key2("moving", id.as_str())
+}
+
 /// `uniqueid NUL uid(BE)`: index keys sort by UID within a mailbox.
 pub(crate) fn index_key(id: &MailboxId, uid: u32) -> Vec<u8> {
     let mut k = prefix(id.as_str());
@@ -250,6 +255,55 @@ impl Store {
             .mailboxes
             .put(txn, id.as_str().as_bytes(), &m.encode())
             .map_err(|e| self.lmdb(e))
+    }
+
+    /// The metadata of a mailbox about to change, refused while it is frozen for a transfer
+    /// ([`Store::set_moving`]). Every change to a mailbox's messages goes through this inside
+    /// its write transaction, so nothing can change after the freeze has committed.
+    pub(crate) fn meta_for_write(
+        &self,
+        txn: &RoTxn<'_>,
+        id: &MailboxId,
+    ) -> Result<Meta, StoreError> {
+        let meta = self.meta(txn, id)?;
+        if self.moving_in(txn, id)? {
+            return Err(StoreError::Moving(id.clone()));
+        }
+        Ok(meta)
+    }
+
+    fn moving_in(&self, txn: &RoTxn<'_>, id: &MailboxId) -> Result<bool, StoreError> {
+        Ok(self
+            .dbs()
+            .globals
+            .get(txn, &moving_key(id))
+            .map_err(|e| self.lmdb(e))?
+            .is_some())
+    }
+
+    /// Freezes (`on`) or thaws mailboxes for a transfer: while frozen, appends, deliveries,
+    /// flag changes, expunges and copies into them fail with [`StoreError::Moving`]; reading
+    /// and deleting still work. The mark lives in the store, so it holds across restarts
+    /// until the move finishes (the mailbox is deleted, which drops it) or is rolled back.
+    pub fn set_moving(&self, ids: &[MailboxId], on: bool) -> Result<(), StoreError> {
+        self.write(|txn| {
+            let g = self.dbs().globals;
+            for id in ids {
+                let k = moving_key(id);
+                if on {
+                    g.put(txn, &k, &[]).map_err(|e| self.lmdb(e))?;
+                } else {
+                    g.delete(txn, &k).map_err(|e| self.lmdb(e))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether the mailbox is frozen for a transfer ([`Store::set_moving`]).
+    pub fn is_moving(&self, id: &MailboxId) -> Result<bool, StoreError> {
+        let txn = self.read()?;
+        self.moving_in(&txn, id)
     }
 
     pub(crate) fn record_in(
@@ -414,6 +468,9 @@ impl Store {
         d.mailboxes
             .delete(txn, id.as_str().as_bytes())
             .map_err(|e| self.lmdb(e))?;
+        d.globals
+            .delete(txn, &moving_key(id))
+            .map_err(|e| self.lmdb(e))?;
         Ok(Some((meta, uids)))
     }
 
@@ -536,7 +593,7 @@ impl Store {
         let mut dir = self.dir_of(&partition, id)?;
         let mut temps = write_temps(&dir, msgs)?;
         let res = self.write(|txn| {
-            let mut meta = self.meta(txn, id)?;
+            let mut meta = self.meta_for_write(txn, id)?;
             if meta.partition != partition {
                 // Moved to another partition meanwhile: write again there (rare).
                 files::remove_all(std::mem::take(&mut temps).into_iter().map(|t| t.0));
@@ -572,10 +629,12 @@ impl Store {
                 self.put_record(txn, id, &r)?;
                 out.push((uid, modseq));
             }
-            files::fsync_dir(&dir).map_err(|source| StoreError::Io {
-                path: dir.clone(),
-                source,
-            })?;
+            if self.options.fsync_dirs {
+                files::fsync_dir(&dir).map_err(|source| StoreError::Io {
+                    path: dir.clone(),
+                    source,
+                })?;
+            }
             self.charge(
                 txn,
                 meta.quota_root.as_deref(),
@@ -630,7 +689,7 @@ impl Store {
             let mut dirs = BTreeSet::new();
             let mut out = Vec::with_capacity(targets.len());
             for (id, flags) in targets {
-                let mut meta = self.meta(txn, id)?;
+                let mut meta = self.meta_for_write(txn, id)?;
                 let tdir = self.dir_of(&meta.partition, id)?;
                 let io = |path: &Path| {
                     let path = path.to_owned();
@@ -662,8 +721,8 @@ impl Store {
                 dirs.insert(tdir);
                 out.push((uid, modseq));
             }
-            for d in dirs {
-                files::fsync_dir(&d).map_err(|source| StoreError::Io { path: d, source })?;
+            if self.options.fsync_dirs {
+                files::fsync_dirs(dirs)?;
             }
             Ok(out)
         });
@@ -684,7 +743,7 @@ impl Store {
     /// fsync, the commit) fails every delivery, with a temporary error.
     pub fn deliver_batch(&self, batch: &[Delivery<'_>]) -> Vec<DeliveryResult> {
         // Writing and fsyncing the files is most of the work and needs no lock.
-        let prepared: Vec<Result<Option<(PathBuf, Guid)>, StoreError>> = if batch.len() < 2 {
+        let prepared: Vec<Result<Option<Prepared>, StoreError>> = if batch.len() < 2 {
             batch.iter().map(|d| self.prepare_delivery(d)).collect()
         } else {
             std::thread::scope(|s| {
@@ -705,17 +764,104 @@ impl Store {
                     .collect()
             })
         };
+        let ready: Vec<PreparedDelivery<'_>> = batch
+            .iter()
+            .zip(&prepared)
+            .filter_map(|(d, p)| match p {
+                Ok(Some(message)) => Some(PreparedDelivery {
+                    message,
+                    internaldate: d.internaldate,
+                    targets: d.targets,
+                }),
+                _ => None,
+            })
+            .collect();
+        let mut committed = self.commit_prepared(&ready).into_iter();
+        drop(ready);
+        prepared
+            .into_iter()
+            .map(|p| match p {
+                Err(e) => Err(e),
+                Ok(None) => Ok(Vec::new()),
+                Ok(Some(message)) => {
+                    self.discard_prepared(message);
+                    committed.next().unwrap_or_else(|| {
+                        Err(StoreError::Io {
+                            path: PathBuf::new(),
+                            source: std::io::Error::other("delivery not attempted"),
+                        })
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// Checks a message's size and writes it (fsynced) under a temporary name into the
+    /// directory of `first`, the mailbox it will be committed to first, so that committing
+    /// it is only a rename there ([`Store::commit_prepared`]). This is the slow part of a
+    /// delivery and takes no lock: concurrent sessions write their messages in parallel while
+    /// another batch commits. Pass the result to [`Store::discard_prepared`] once committed
+    /// (or given up).
+    pub fn prepare_message(&self, bytes: &[u8], first: &MailboxId) -> Result<Prepared, StoreError> {
+        let size = bytes.len() as u64;
+        if size > self.options.max_message_size {
+            return Err(StoreError::TooLarge {
+                what: "message",
+                size,
+                limit: self.options.max_message_size,
+            });
+        }
+        let dir = {
+            let txn = self.read()?;
+            let m = self.meta(&txn, first)?;
+            self.dir_of(&m.partition, first)?
+        };
+        let (path, guid) = files::write_temp(&dir, bytes).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Prepared {
+            path,
+            dir,
+            guid,
+            size,
+        })
+    }
+
+    /// Removes what is left of a prepared message (nothing when its commit moved the file
+    /// into place).
+    pub fn discard_prepared(&self, message: Prepared) {
+        if let Err(e) = std::fs::remove_file(&message.path) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %message.path.display(), error = %e, "could not remove message file");
+            }
+        }
+    }
+
+    fn prepare_delivery(&self, d: &Delivery<'_>) -> Result<Option<Prepared>, StoreError> {
+        match d.targets.first() {
+            None => Ok(None),
+            Some((first, _)) => self.prepare_message(d.bytes, first).map(Some),
+        }
+    }
+
+    /// Commits prepared messages, each to its own targets, in ONE write transaction: UIDs are
+    /// assigned, each file is renamed into its first target (hard-linked into the others),
+    /// the touched directories are fsynced (in parallel) and the transaction committed once.
+    /// One result per delivery, in order, as for [`Store::deliver_batch`]: a delivery whose
+    /// targets fail (a missing or frozen mailbox, too many keywords, a link error) gets its
+    /// error and changes nothing, without failing the others; trouble of the whole transaction
+    /// fails every delivery with a temporary error. A failed delivery's prepared file may be
+    /// gone: prepare it again to retry.
+    pub fn commit_prepared(&self, batch: &[PreparedDelivery<'_>]) -> Vec<DeliveryResult> {
         let mut made: Vec<PathBuf> = Vec::new();
         let mut outs: Vec<Option<DeliveryResult>> = (0..batch.len()).map(|_| None).collect();
         let res = self.write(|txn| {
             let now = now_secs();
             let mut metas: BTreeMap<MailboxId, (Meta, PathBuf)> = BTreeMap::new();
             let mut dirs = BTreeSet::new();
-            for ((d, prep), slot) in batch.iter().zip(&prepared).zip(outs.iter_mut()) {
-                let Ok(Some((tmp, guid))) = prep else {
-                    continue;
-                };
-                match self.stage_delivery(txn, &metas, d, tmp, *guid, now) {
+            for (d, slot) in batch.iter().zip(outs.iter_mut()) {
+                match self.stage_delivery(txn, &metas, d, now) {
                     Ok(staged) => {
                         made.extend(staged.files);
                         let mut out = Vec::with_capacity(staged.records.len());
@@ -724,12 +870,12 @@ impl Store {
                             out.push((r.uid, r.modseq));
                         }
                         for (id, (meta, dir)) in staged.metas {
+                            let copies = staged.copies.get(&id).copied().unwrap_or(0);
                             self.charge(
                                 txn,
                                 meta.quota_root.as_deref(),
-                                i128::from(d.bytes.len() as u64)
-                                    * i128::from(staged.copies.get(&id).copied().unwrap_or(0)),
-                                i128::from(staged.copies.get(&id).copied().unwrap_or(0)),
+                                i128::from(d.message.size) * i128::from(copies),
+                                i128::from(copies),
                                 0,
                                 0,
                             )?;
@@ -744,66 +890,28 @@ impl Store {
             for (id, (meta, _)) in &metas {
                 self.put_meta(txn, id, meta)?;
             }
-            for d in dirs {
-                files::fsync_dir(&d).map_err(|source| StoreError::Io { path: d, source })?;
+            if self.options.fsync_dirs {
+                files::fsync_dirs(dirs)?;
             }
             Ok(())
         });
-        files::remove_all(prepared.iter().filter_map(|p| {
-            p.as_ref()
-                .ok()
-                .and_then(|p| p.as_ref())
-                .map(|p| p.0.clone())
-        }));
         if let Err(e) = &res {
             // Files renamed above UIDNEXT are harmless, but leave nothing behind.
             files::remove_all(made);
             tracing::warn!("batch delivery failed: {e}");
         }
         let failed = res.err();
-        prepared
-            .into_iter()
-            .zip(outs)
-            .map(|(prep, out)| match (prep, out) {
-                (Err(e), _) => Err(e),
-                (Ok(None), _) => Ok(Vec::new()),
-                (Ok(Some(_)), Some(Err(e))) => Err(e),
-                (Ok(Some(_)), out) => match (&failed, out) {
-                    (None, Some(Ok(out))) => Ok(out),
-                    (Some(e), _) => Err(dup_error(e)),
-                    (None, _) => Err(dup_error(&StoreError::Io {
-                        path: PathBuf::new(),
-                        source: std::io::Error::other("delivery not attempted"),
-                    })),
-                },
+        outs.into_iter()
+            .map(|out| match (&failed, out) {
+                (_, Some(Err(e))) => Err(e),
+                (None, Some(Ok(out))) => Ok(out),
+                (Some(e), _) => Err(dup_error(e)),
+                (None, None) => Err(dup_error(&StoreError::Io {
+                    path: PathBuf::new(),
+                    source: std::io::Error::other("delivery not attempted"),
+                })),
             })
             .collect()
-    }
-
-    /// Checks a delivery's size and writes its file (fsynced) into the first target's
-    /// directory; `None` when it has no targets.
-    fn prepare_delivery(&self, d: &Delivery<'_>) -> Result<Option<(PathBuf, Guid)>, StoreError> {
-        let size = d.bytes.len() as u64;
-        if size > self.options.max_message_size {
-            return Err(StoreError::TooLarge {
-                what: "message",
-                size,
-                limit: self.options.max_message_size,
-            });
-        }
-        let Some((first, _)) = d.targets.first() else {
-            return Ok(None);
-        };
-        let dir = {
-            let txn = self.read()?;
-            let m = self.meta(&txn, first)?;
-            self.dir_of(&m.partition, first)?
-        };
-        let (tmp, guid) = files::write_temp(&dir, d.bytes).map_err(|source| StoreError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        Ok(Some((tmp, guid)))
     }
 
     /// One delivery of a batch, on copies of the mailboxes' metadata: links its file into
@@ -813,11 +921,13 @@ impl Store {
         &self,
         txn: &RwTxn<'_>,
         metas: &BTreeMap<MailboxId, (Meta, PathBuf)>,
-        d: &Delivery<'_>,
-        tmp: &Path,
-        guid: Guid,
+        d: &PreparedDelivery<'_>,
         now: i64,
     ) -> Result<Staged, StoreError> {
+        let guid = d.message.guid;
+        // Where the data is now: the temporary file until it is renamed into its first
+        // target, then that file (the other targets link to it).
+        let mut source: Option<PathBuf> = None;
         let mut staged = Staged {
             metas: BTreeMap::new(),
             records: Vec::with_capacity(d.targets.len()),
@@ -830,7 +940,7 @@ impl Store {
                     let m = match metas.get(id) {
                         Some(m) => m.clone(),
                         None => {
-                            let meta = self.meta(txn, id)?;
+                            let meta = self.meta_for_write(txn, id)?;
                             let dir = self.dir_of(&meta.partition, id)?;
                             (meta, dir)
                         }
@@ -846,14 +956,32 @@ impl Store {
                 let mut flags = flags.clone();
                 meta.adopt_keywords(&mut flags, self.options.max_keywords)
                     .map_err(|()| StoreError::TooManyKeywords(id.clone()))?;
-                let link = files::link_temp(tmp, dir).map_err(|source| StoreError::Io {
-                    path: dir.clone(),
-                    source,
-                })?;
                 let dst = files::message_path(dir, uid);
-                if let Err(source) = std::fs::rename(&link, &dst) {
-                    files::remove_all([link]);
-                    return Err(StoreError::Io { path: dst, source });
+                match &source {
+                    // The prepared file is in this directory: it only needs its name.
+                    None if *dir == d.message.dir => {
+                        std::fs::rename(&d.message.path, &dst).map_err(|e| StoreError::Io {
+                            path: dst.clone(),
+                            source: e,
+                        })?;
+                    }
+                    from => {
+                        let from = from.as_deref().unwrap_or(&d.message.path);
+                        let link = files::link_temp(from, dir).map_err(|e| StoreError::Io {
+                            path: dir.clone(),
+                            source: e,
+                        })?;
+                        if let Err(e) = std::fs::rename(&link, &dst) {
+                            files::remove_all([link]);
+                            return Err(StoreError::Io {
+                                path: dst,
+                                source: e,
+                            });
+                        }
+                    }
+                }
+                if source.is_none() {
+                    source = Some(dst.clone());
                 }
                 staged.files.push(dst);
                 let r = Record {
@@ -861,7 +989,7 @@ impl Store {
                     modseq,
                     flags,
                     internaldate: d.internaldate,
-                    size: d.bytes.len() as u64,
+                    size: d.message.size,
                     guid,
                     savedate: now,
                 };
@@ -1000,7 +1128,7 @@ impl Store {
         unchanged_since: Option<u64>,
     ) -> Result<FlagUpdate, StoreError> {
         self.write(|txn| {
-            let mut meta = self.meta(txn, id)?;
+            let mut meta = self.meta_for_write(txn, id)?;
             let mut flags = flags.clone();
             meta.adopt_keywords(&mut flags, self.options.max_keywords)
                 .map_err(|()| StoreError::TooManyKeywords(id.clone()))?;
@@ -1067,7 +1195,7 @@ impl Store {
         id: &MailboxId,
         uids: &[u32],
     ) -> Result<(Vec<u32>, Vec<PathBuf>), StoreError> {
-        let mut meta = self.meta(txn, id)?;
+        let mut meta = self.meta_for_write(txn, id)?;
         let dir = self.dir_of(&meta.partition, id)?;
         let mut gone = Vec::new();
         let mut paths = Vec::new();
@@ -1144,7 +1272,7 @@ impl Store {
     ) -> Result<Vec<(u32, u32)>, StoreError> {
         let src_meta = self.meta(txn, src)?;
         let src_dir = self.dir_of(&src_meta.partition, src)?;
-        let mut meta = self.meta(txn, dst)?;
+        let mut meta = self.meta_for_write(txn, dst)?;
         let dir = self.dir_of(&meta.partition, dst)?;
         let mut recs = Vec::new();
         for &uid in &sorted(uids) {
@@ -1191,10 +1319,13 @@ impl Store {
                 self.put_record(txn, dst, &nr)?;
                 out.push((src_uid, uid));
             }
-            files::fsync_dir(&dir).map_err(|source| StoreError::Io {
-                path: dir.clone(),
-                source,
-            })
+            if self.options.fsync_dirs {
+                files::fsync_dir(&dir).map_err(|source| StoreError::Io {
+                    path: dir.clone(),
+                    source,
+                })?;
+            }
+            Ok(())
         })();
         if let Err(e) = res {
             files::remove_all(made);
@@ -1339,6 +1470,29 @@ pub struct Delivery<'a> {
     /// Its INTERNALDATE.
     pub internaldate: InternalDate,
     /// The target mailboxes and flags, as for [`Store::deliver`].
+    pub targets: &'a [(MailboxId, Flags)],
+}
+
+/// A message written and synced under a temporary name, waiting for its commit
+/// ([`Store::prepare_message`], [`Store::commit_prepared`]).
+#[derive(Debug)]
+pub struct Prepared {
+    /// The temporary file.
+    path: PathBuf,
+    /// Its directory (the first target's).
+    dir: PathBuf,
+    guid: Guid,
+    size: u64,
+}
+
+/// One message of [`Store::commit_prepared`].
+#[derive(Debug, Clone, Copy)]
+pub struct PreparedDelivery<'a> {
+    /// The prepared message.
+    pub message: &'a Prepared,
+    /// Its INTERNALDATE.
+    pub internaldate: InternalDate,
+    /// The target mailboxes and flags; the first is the one it was prepared for.
     pub targets: &'a [(MailboxId, Flags)],
 }
 

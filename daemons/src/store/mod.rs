@@ -8,8 +8,8 @@
 //!   readers, and a commit is durable when it returns, so a daemon may answer OK right after.
 //! * Message files live in partitions: `<partition>/<h0>/<h1>/<uniqueid>/<uid>.`, one file per
 //!   message, never changed after it is written. A file is written, fsynced and renamed into
-//!   place, and its directory fsynced, *before* the transaction that makes it visible commits
-//!   (see `files.rs`). A crash leaves at worst unlisted files, which readers never look at and
+//!   place (its directory fsynced too with [`StoreOptions::fsync_dirs`]) *before* the
+//!   transaction that makes it visible commits (see `files.rs`). A crash leaves at worst unlisted files, which readers never look at and
 //!   [`Store::gc`] deletes.
 //! * Everything is keyed by the mailbox's globally unique id ([`MailboxId`], the `uniqueid` of
 //!   its `mailboxes.db` entry), so RENAME changes no message data. Names, ACLs and the murder
@@ -73,7 +73,9 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use heed::types::Bytes;
 use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 
-pub use mailbox::{Delivery, FlagUpdate, GcReport, NewMessage};
+pub use mailbox::{
+    Delivery, DeliveryResult, FlagUpdate, GcReport, NewMessage, Prepared, PreparedDelivery,
+};
 pub use types::{
     Annotation, FlagMode, Flags, Guid, InternalDate, Keyword, MailboxId, MailboxState, Quota,
     QuotaLimits, QuotaResource, QuotaUsage, Record, SeenState, SystemFlags, UidSet,
@@ -172,13 +174,20 @@ pub enum StoreError {
     /// An export stream is malformed, truncated or fails its checksum.
     #[error("bad transfer stream: {0}")]
     BadStream(String),
+    /// The mailbox is being moved to another server (XFER): its messages cannot change until
+    /// the move ends, or a change made after the export would be lost with the source copy.
+    #[error("mailbox {0} is being moved to another server")]
+    Moving(MailboxId),
 }
 
 impl StoreError {
     /// Whether retrying later may succeed (`NO [UNAVAILABLE]` in IMAP, 4xx in LMTP) rather than
     /// the request being wrong (5xx).
     pub fn is_temporary(&self) -> bool {
-        matches!(self, StoreError::Lmdb { .. } | StoreError::Io { .. })
+        matches!(
+            self,
+            StoreError::Lmdb { .. } | StoreError::Io { .. } | StoreError::Moving(_)
+        )
     }
 }
 
@@ -201,6 +210,14 @@ pub struct StoreOptions {
     pub max_stream_record: u64,
     /// LMDB map size (address space, not disk). Default 256 GiB.
     pub map_size: usize,
+    /// Whether a mailbox directory is fsynced after message files are renamed into it and
+    /// before the transaction listing them commits. The files themselves are always fsynced
+    /// and the index commit is always synchronous. Without this, the new directory entries
+    /// reach the disk with the filesystem's next journal commit (on ext4 and XFS the index
+    /// commit's own sync forces it); Cyrus 3.6 does not fsync directories either. A process
+    /// crash (`kill -9`) loses nothing either way: this only matters for power loss on
+    /// filesystems that do not order metadata. imapd.conf: `murder_fsync_dirs`. Default off.
+    pub fsync_dirs: bool,
 }
 
 impl Default for StoreOptions {
@@ -214,6 +231,7 @@ impl Default for StoreOptions {
             max_name_len: 1024,
             max_stream_record: 16 << 20,
             map_size: 256 << 30,
+            fsync_dirs: false,
         }
     }
 }

@@ -1387,3 +1387,131 @@ fn deliver_batch_results_are_independent_and_survive_reopen() {
     assert_eq!(*one[0].as_ref().unwrap(), [(4, 5)]);
     assert_consistent(&store, &b);
 }
+
+#[test]
+fn a_mailbox_frozen_for_a_move_refuses_every_change_until_thawed() {
+    let (tmp, store, id) = setup();
+    let other = MailboxId::generate();
+    store.create_mailbox(&other, "default").unwrap();
+    store.append(&id, &msg(1), &Flags::new(), date(1)).unwrap();
+    store
+        .append(&other, &msg(2), &Flags::new(), date(2))
+        .unwrap();
+    store.set_moving(std::slice::from_ref(&id), true).unwrap();
+    assert!(store.is_moving(&id).unwrap());
+    assert!(!store.is_moving(&other).unwrap());
+    let moving = |r: Result<_, StoreError>| matches!(r, Err(StoreError::Moving(m)) if m == id);
+    assert!(moving(
+        store
+            .append(&id, &msg(3), &Flags::new(), date(3))
+            .map(|_| ())
+    ));
+    assert!(moving(
+        store
+            .deliver(&msg(3), date(3), &[(id.clone(), Flags::new())])
+            .map(|_| ())
+    ));
+    assert!(moving(
+        store
+            .store_flags(&id, &[1], FlagMode::Add, &flags(&["\\Deleted"]), None)
+            .map(|_| ())
+    ));
+    assert!(moving(store.expunge(&id, &[1]).map(|_| ())));
+    assert!(moving(store.expunge_deleted(&id, None).map(|_| ())));
+    assert!(moving(store.copy(&other, &id, &[1]).map(|_| ())));
+    assert!(moving(store.move_messages(&id, &other, &[1]).map(|_| ())));
+    assert!(moving(store.seen_add("bob", &id, &[1]).map(|_| ())));
+    assert!(moving(
+        store
+            .set_annotation(Some(&id), "/shared/comment", None, Some(b"x"))
+            .map(|_| ())
+    ));
+    // A batch: the frozen mailbox's delivery fails alone.
+    let (one, two) = (
+        [(id.clone(), Flags::new())],
+        [(other.clone(), Flags::new())],
+    );
+    let body = msg(4);
+    let res = store.deliver_batch(&[
+        Delivery {
+            bytes: &body,
+            internaldate: date(4),
+            targets: &one,
+        },
+        Delivery {
+            bytes: &body,
+            internaldate: date(4),
+            targets: &two,
+        },
+    ]);
+    assert!(matches!(&res[0], Err(StoreError::Moving(_))));
+    assert_eq!(res[1].as_ref().unwrap().len(), 1);
+    // Reading goes on, nothing changed, and the mark survives a reopen.
+    assert_eq!(store.read_message(&id, 1).unwrap(), msg(1));
+    assert_eq!(store.records(&id).unwrap().len(), 1);
+    assert!(StoreError::Moving(id.clone()).is_temporary());
+    drop(store);
+    let store = open(tmp.path());
+    assert!(store.is_moving(&id).unwrap());
+    // Copying out of it is fine; thawed, it takes changes again.
+    store.copy(&id, &other, &[1]).unwrap();
+    store.set_moving(std::slice::from_ref(&id), false).unwrap();
+    store.append(&id, &msg(5), &Flags::new(), date(5)).unwrap();
+    // Deleting a frozen mailbox drops the mark with it.
+    store.set_moving(std::slice::from_ref(&id), true).unwrap();
+    assert!(store.delete_mailbox(&id).unwrap());
+    assert!(!store.is_moving(&id).unwrap());
+    assert_consistent(&store, &other);
+}
+
+#[test]
+fn prepared_messages_commit_in_one_batch_and_a_failed_one_can_be_prepared_again() {
+    let (_tmp, store, a) = setup();
+    let b = MailboxId::generate();
+    store.create_mailbox(&b, "other").unwrap();
+    let frozen = MailboxId::generate();
+    store.create_mailbox(&frozen, "default").unwrap();
+    store
+        .set_moving(std::slice::from_ref(&frozen), true)
+        .unwrap();
+    let both = [(a.clone(), Flags::new()), (b.clone(), flags(&["\\Seen"]))];
+    let to_frozen = [(frozen.clone(), Flags::new())];
+    let (m1, m2) = (msg(7), msg(8));
+    let p1 = store.prepare_message(&m1, &a).unwrap();
+    let p2 = store.prepare_message(&m2, &frozen).unwrap();
+    let res = store.commit_prepared(&[
+        PreparedDelivery {
+            message: &p1,
+            internaldate: date(7),
+            targets: &both,
+        },
+        PreparedDelivery {
+            message: &p2,
+            internaldate: date(8),
+            targets: &to_frozen,
+        },
+    ]);
+    assert_eq!(res[0].as_ref().unwrap(), &vec![(1, 2), (1, 2)]);
+    assert!(matches!(&res[1], Err(StoreError::Moving(_))));
+    store.discard_prepared(p1);
+    store.discard_prepared(p2);
+    // Renamed into the first target, linked into the other partition's copy.
+    assert_eq!(store.read_message(&a, 1).unwrap(), m1);
+    assert_eq!(store.read_message(&b, 1).unwrap(), m1);
+    assert!(store.records(&frozen).unwrap().is_empty());
+    // Nothing temporary is left behind.
+    let report = store.gc(Duration::ZERO).unwrap();
+    assert_eq!(report, GcReport::default());
+    store
+        .set_moving(std::slice::from_ref(&frozen), false)
+        .unwrap();
+    let p2 = store.prepare_message(&m2, &frozen).unwrap();
+    let res = store.commit_prepared(&[PreparedDelivery {
+        message: &p2,
+        internaldate: date(8),
+        targets: &to_frozen,
+    }]);
+    store.discard_prepared(p2);
+    assert_eq!(res[0].as_ref().unwrap(), &vec![(1, 2)]);
+    assert_eq!(store.read_message(&frozen, 1).unwrap(), m2);
+}

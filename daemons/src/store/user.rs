@@ -50,7 +50,7 @@ impl Store {
     ) -> Result<SeenState, StoreError> {
         self.check_name("user", user)?;
         self.write(|txn| {
-            let meta = self.meta(txn, id)?;
+            let meta = self.meta_for_write(txn, id)?;
             let mut s = self.seen_in(txn, user, id)?;
             f(&mut s, meta.uidnext);
             self.put_seen(txn, user, id, &s)?;

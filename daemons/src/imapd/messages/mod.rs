@@ -296,6 +296,7 @@ impl Reply {
             StoreError::TooLarge { .. } => Reply::no("Message size exceeds fixed limit"),
             StoreError::TooManyKeywords(_) => Reply::no("Too many user flags in mailbox"),
             StoreError::BadFlag(_) => Reply::bad("Invalid flag name"),
+            StoreError::Moving(_) => Reply::no_code(Code::InUse, MOVING_TEXT),
             e if e.is_temporary() => Reply::no_code(Code::Unavailable, "System I/O error"),
             _ => Reply::no("System I/O error"),
         }
@@ -317,12 +318,18 @@ pub(crate) struct Target {
     pub owner: bool,
 }
 
+/// The text of `NO [INUSE]` for a mailbox being moved: the change is refused, not lost, and
+/// the client may retry (it will reach the mailbox wherever it then lives).
+pub(crate) const MOVING_TEXT: &str = "Mailbox is being moved to another server; try again later";
+
 /// Why a mailbox cannot be used.
 pub(crate) enum LookupError {
     /// No such mailbox (or invisible to the user).
     NonExistent,
     /// Reserved (being created or moved).
     Reserved,
+    /// Being moved to another server (XFER in progress): try again later.
+    Moving,
     /// Moved to another server.
     Moved,
     /// The database failed.
@@ -337,6 +344,7 @@ impl LookupError {
             }
             LookupError::NonExistent => Reply::no("Mailbox does not exist"),
             LookupError::Reserved => Reply::no("Mailbox is currently reserved"),
+            LookupError::Moving => Reply::no_code(Code::InUse, MOVING_TEXT),
             LookupError::Moved => Reply::no("Mailbox has been moved to another server"),
             LookupError::Io => Reply::no_code(Code::Unavailable, "System I/O error"),
         }
@@ -363,7 +371,8 @@ pub(crate) fn lookup_internal(s: &Session, name: &InternalName) -> Result<Target
     match entry.state() {
         MbState::Local => {}
         MbState::Reserved => return Err(LookupError::Reserved),
-        MbState::Moving | MbState::Remote => return Err(LookupError::Moved),
+        MbState::Moving => return Err(LookupError::Moving),
+        MbState::Remote => return Err(LookupError::Moved),
         MbState::Deleted | MbState::Intermediate => return Err(LookupError::NonExistent),
     }
     if entry.kind != MbKind::Email {
