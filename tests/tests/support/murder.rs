@@ -1,0 +1,218 @@
+//! A whole murder of our daemons as processes, for the frontend tests: an MUPDATE master, two
+//! backends (imapd, lmtpd, pop3d) and a frontend running a slave, `proxyd`, `lmtpproxyd` and
+//! `pop3proxyd`. The pieces are public so a test can assemble another shape (a Cyrus backend
+//! in place of one of ours, say) or stop and restart one of them on the same address.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use daemons::mboxdb::MailboxDb;
+use murder_tests::{wait_until, Daemon, Host};
+
+use super::imap::Imap;
+
+/// The whole murder; every process dies with it.
+pub struct Murder {
+    /// The master's host.
+    pub master_host: Host,
+    /// `mupdate -m`.
+    pub master: Daemon,
+    /// Each backend's host and imapd.
+    pub backends: Vec<(Host, Daemon)>,
+    /// Each backend's lmtpd and pop3d.
+    pub backend_mail: Vec<(Daemon, Daemon)>,
+    /// The frontend's host.
+    pub front_host: Host,
+    /// The frontend's MUPDATE slave.
+    pub slave: Daemon,
+    /// The frontend's IMAP proxy.
+    pub proxyd: Daemon,
+    /// The frontend's LMTP proxy.
+    pub lmtpproxyd: Daemon,
+    /// The frontend's POP3 proxy.
+    pub pop3proxyd: Daemon,
+}
+
+/// The master's host: `servers` may authenticate (password `secret`) and are admins.
+pub fn master_host(servers: &[&str]) -> Host {
+    let mut h = Host::new("mupdate")
+        .conf("admins", &servers.join(" "))
+        .conf("allowplaintext", "yes");
+    for s in servers {
+        h = h.user(s, "secret");
+    }
+    h.write()
+}
+
+/// Starts `mupdate -m` for `h` (on `listen`, `127.0.0.1:0` for any port).
+pub fn start_master(h: &Host, listen: &str) -> Daemon {
+    Daemon::start_on(h, "mupdate", &["-m"], listen)
+}
+
+/// One of our backends named `name`, pushing to the master at `master`; alice, bob (and the
+/// other users named in `users`) may log in directly too.
+pub fn backend_host(name: &str, master: SocketAddr) -> Host {
+    Host::new(name)
+        .conf("admins", "cyrus")
+        .conf("allowplaintext", "yes")
+        .conf("altnamespace", "no")
+        .conf("unixhierarchysep", "no")
+        .conf("allowallsubscribe", "yes")
+        .conf("allowusermoves", "yes")
+        .conf("proxyservers", "murder")
+        .conf("lmtp_admins", "murder")
+        .conf("mupdate_server", &master.to_string())
+        .conf("mupdate_authname", name)
+        .conf("mupdate_password", "secret")
+        .conf("proxy_authname", name)
+        .conf("proxy_password", "secret")
+        .conf("client_timeout", "5")
+        .user("cyrus", "secret")
+        .user("murder", "secret")
+        .user("alice", "alicepw")
+        .user("bob", "bobpw")
+        .user("backend1", "secret")
+        .user("backend2", "secret")
+        .write()
+}
+
+/// A backend's imapd, lmtpd and pop3d.
+pub fn start_backend(h: &Host) -> (Daemon, Daemon, Daemon) {
+    (
+        Daemon::start(h, "imapd", &[]),
+        Daemon::start(h, "lmtpd", &[]),
+        Daemon::start(h, "pop3d", &[]),
+    )
+}
+
+/// The frontend's host, reaching the backends at the addresses given as
+/// `(<server>_<protocol>, host:port)` pairs.
+pub fn frontend_host(master: SocketAddr, routes: &[(String, String)]) -> Host {
+    let mut h = Host::new("frontend")
+        .conf("admins", "cyrus")
+        .conf("allowplaintext", "yes")
+        .conf("altnamespace", "no")
+        .conf("unixhierarchysep", "no")
+        .conf("mupdate_server", &master.to_string())
+        .conf("mupdate_authname", "frontend")
+        .conf("mupdate_password", "secret")
+        // Reconnect quickly when the master comes back (the tests wait for it).
+        .conf("mupdate_retry_delay", "1")
+        .conf("proxy_authname", "murder")
+        .conf("proxy_password", "secret");
+    for (k, v) in routes {
+        h = h.conf(k, v);
+    }
+    h.user("alice", "alicepw")
+        .user("bob", "bobpw")
+        .user("cyrus", "secret")
+        .write()
+}
+
+/// The frontend's slave, proxyd, lmtpproxyd and pop3proxyd.
+pub fn start_frontend(h: &Host) -> (Daemon, Daemon, Daemon, Daemon) {
+    (
+        Daemon::start(h, "mupdate", &[]),
+        Daemon::start(h, "proxyd", &[]),
+        Daemon::start(h, "lmtpproxyd", &["-a"]),
+        Daemon::start(h, "pop3proxyd", &[]),
+    )
+}
+
+/// Whether the frontend's local database holds `name` (in any state).
+pub fn db_has(front: &Host, name: &str) -> bool {
+    db_server(front, name).is_some()
+}
+
+/// The server the frontend's local database gives for `name`.
+pub fn db_server(front: &Host, name: &str) -> Option<String> {
+    MailboxDb::open_in(&front.configdir())
+        .ok()
+        .and_then(|db| db.get(name).ok().flatten())
+        .map(|e| e.server.unwrap_or_default())
+}
+
+/// Waits until the frontend's database names `server` for every one of `names`.
+pub fn wait_synced(front: &Host, names: &[&str], server: &str) -> bool {
+    wait_until(Duration::from_secs(20), || {
+        names
+            .iter()
+            .all(|n| db_server(front, n).as_deref() == Some(server))
+    })
+}
+
+impl Murder {
+    /// Starts everything; alice lives on backend1, bob and a shared mailbox on backend2.
+    pub fn start() -> Murder {
+        let master_host = master_host(&["backend1", "backend2", "frontend"]);
+        let master = start_master(&master_host, "127.0.0.1:0");
+        let mut backends = Vec::new();
+        let mut backend_mail = Vec::new();
+        let mut routes = Vec::new();
+        for name in ["backend1", "backend2"] {
+            let h = backend_host(name, master.addr);
+            let (imapd, lmtpd, pop3d) = start_backend(&h);
+            routes.push((format!("{name}_imap"), imapd.addr.to_string()));
+            routes.push((format!("{name}_lmtp"), lmtpd.addr.to_string()));
+            routes.push((format!("{name}_pop3"), pop3d.addr.to_string()));
+            backends.push((h, imapd));
+            backend_mail.push((lmtpd, pop3d));
+        }
+        let front_host = frontend_host(master.addr, &routes);
+        let (slave, proxyd, lmtpproxyd, pop3proxyd) = start_frontend(&front_host);
+        let m = Murder {
+            master_host,
+            master,
+            backends,
+            backend_mail,
+            front_host,
+            slave,
+            proxyd,
+            lmtpproxyd,
+            pop3proxyd,
+        };
+        let mut a1 = Imap::login(m.backends[0].1.addr, "cyrus", "secret");
+        a1.ok("CREATE user.alice");
+        let mut a2 = Imap::login(m.backends[1].1.addr, "cyrus", "secret");
+        a2.ok("CREATE user.bob");
+        a2.ok("CREATE shared");
+        a2.ok("SETACL shared alice lrswipkxte");
+        assert!(
+            wait_synced(&m.front_host, &["user.alice"], "backend1")
+                && wait_synced(&m.front_host, &["user.bob", "shared"], "backend2"),
+            "the frontend slave did not sync: {} / {:?}",
+            m.slave.log_text(),
+            MailboxDb::open_in(&m.front_host.configdir()).map(|d| d.all())
+        );
+        m
+    }
+
+    /// Whether the frontend's database holds `name`.
+    pub fn front_has(&self, name: &str) -> bool {
+        db_has(&self.front_host, name)
+    }
+
+    /// Stops backend `i`'s imapd, lmtpd and pop3d (SIGTERM).
+    pub fn stop_backend(&mut self, i: usize) {
+        self.backends[i].1.stop();
+        self.backend_mail[i].0.stop();
+        self.backend_mail[i].1.stop();
+    }
+
+    /// Starts backend `i`'s daemons again on the addresses they had.
+    pub fn restart_backend(&mut self, i: usize) {
+        let h = &self.backends[i].0;
+        let imapd = Daemon::start_on(h, "imapd", &[], &self.backends[i].1.addr.to_string());
+        let lmtpd = Daemon::start_on(h, "lmtpd", &[], &self.backend_mail[i].0.addr.to_string());
+        let pop3d = Daemon::start_on(h, "pop3d", &[], &self.backend_mail[i].1.addr.to_string());
+        self.backends[i].1 = imapd;
+        self.backend_mail[i] = (lmtpd, pop3d);
+    }
+
+    /// Starts the master again on its address.
+    pub fn restart_master(&mut self) {
+        self.master = start_master(&self.master_host, &self.master.addr.to_string());
+    }
+}
