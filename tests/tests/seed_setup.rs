@@ -240,7 +240,7 @@ fn the_seed_document_set_up_runs_as_written() {
         .conf("mupdate_server", &format!("127.0.0.1:{mupdate_port}"))
         .conf("mupdate_authname", "mupdateslave1")
         .conf("mupdate_password", "secret")
-        .conf("mupdate_retry_delay", "1")
+        .conf("mupdate_retry_delay", "2")
         .conf("proxy_authname", "murder")
         .conf("backend1_password", "secret")
         .conf("tls_server_cert", &cert)

@@ -99,7 +99,7 @@ pub fn frontend_host(master: SocketAddr, routes: &[(String, String)]) -> Host {
         .conf("mupdate_authname", "frontend")
         .conf("mupdate_password", "secret")
         // Reconnect quickly when the master comes back (the tests wait for it).
-        .conf("mupdate_retry_delay", "1")
+        .conf("mupdate_retry_delay", "2")
         .conf("proxy_authname", "murder")
         .conf("proxy_password", "secret");
     for (k, v) in routes {
