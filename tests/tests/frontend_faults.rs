@@ -98,10 +98,10 @@ fn a_backend_stops_and_comes_back() {
     m.stop_backend(1);
 
     // alice (backend1) goes on as if nothing happened.
-    alice.ok("SELECT INBOX");
-    alice.ok("FETCH 1:* (FLAGS)");
     let r = alice.cmd(&format!("APPEND INBOX {{{}}}\r\n{MSG}", MSG.len()));
     assert!(r.is_ok(), "{r:?}");
+    alice.ok("SELECT INBOX");
+    alice.ok("FETCH 1:* (FLAGS)");
     let mut alice2 = Imap::login(m.proxyd.addr, "alice", "alicepw");
     assert!(messages(&mut alice2, "INBOX").contains("MESSAGES 1"));
     // A mailbox of the stopped backend: a clean NO for alice, whose session lives on.
@@ -134,10 +134,13 @@ fn a_backend_stops_and_comes_back() {
         }),
         "bob's INBOX did not come back"
     );
-    bob.ok("FETCH 1:* (FLAGS)");
     let r = lmtp(m.lmtpproxyd.addr, &["alice", "bob"]);
     assert!(r.iter().all(|l| l.starts_with("250")), "{r:?}");
     assert!(messages(&mut bob, "INBOX").contains("MESSAGES 1"));
+    // The selected session learns of the delivery, then reads it.
+    bob.ok("NOOP");
+    let r = bob.ok("FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+    assert!(r.iter().any(|l| l.contains("Subject: faults")), "{r:?}");
     assert!(pop3_pass(m.pop3proxyd.addr, "bob", "bobpw").starts_with("+OK"));
     alice.ok("STATUS shared (MESSAGES)");
     bob.ok("CREATE INBOX.after");
@@ -173,7 +176,7 @@ fn the_master_stops_and_comes_back() {
         "creates stay refused after the master came back:\n{}",
         m.backends[0].1.log_text()
     );
-    assert!(m.front_has("user.alice.new"));
+    assert!(wait_synced(&m.front_host, &["user.alice.new"], "backend1"));
     let mut direct2 = Imap::login(m.backends[1].1.addr, "cyrus", "secret");
     direct2.ok("CREATE user.bob.direct");
     assert!(
@@ -194,6 +197,7 @@ fn the_frontend_slave_catches_up_after_a_restart() {
     b1.ok("CREATE user.alice.while");
     let mut b2 = Imap::login(m.backends[1].1.addr, "cyrus", "secret");
     b2.ok("CREATE user.carol");
+    b2.ok("SETACL shared cyrus x");
     b2.ok("DELETE shared");
     // Meanwhile the frontend serves what it knew.
     let mut alice = Imap::login(m.proxyd.addr, "alice", "alicepw");

@@ -244,6 +244,14 @@ fn mixed() -> Mixed {
     ];
     let front_host = murder::frontend_host(master.addr, &routes);
     let front = murder::start_frontend(&front_host);
+    // The frontend's slave is in step with the master before the test starts.
+    let mut direct = Imap::login(b1.0.addr, "cyrus", "secret");
+    direct.ok("CREATE ready");
+    assert!(
+        wait_synced(&front_host, &["ready"], "backend1"),
+        "{}",
+        front.0.log_text()
+    );
     Mixed {
         proxyd: front.1.addr,
         lmtpproxyd: front.2.addr,
@@ -307,7 +315,13 @@ fn a_cyrus_backend_joins_our_murder() {
     // CREATE on each backend, by location: Cyrus pushes its mailbox to our master, our
     // slave brings it to the frontend.
     admin.ok("CREATE user.bob cyrusbe!default");
-    admin.ok("CREATE user.bob.Work");
+    let r = admin.cmd("CREATE user.bob.Work");
+    assert!(
+        r.is_ok(),
+        "{r:?}\nproxyd: {}\nCyrus: {}",
+        m._front.1.log_text(),
+        m.cy.log_text()
+    );
     admin.ok("CREATE user.alice backend1!default");
     assert!(
         wait_synced(&m.front_host, &["user.bob", "user.bob.Work"], "cyrusbe"),

@@ -791,6 +791,11 @@ async fn create(
         },
     };
     if s.referrals_ok && s.is_admin() {
+        // As Cyrus: a server that cannot be reached is reported here, not referred to.
+        match backend(s, &server).await {
+            Ok(b) => put_back(s, b),
+            Err(e) => return unavailable(s, tag, &server, &e),
+        }
         return refer(s, tag, &server, mailbox);
     }
     let msg = if rebuild {
