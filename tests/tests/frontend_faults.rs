@@ -205,7 +205,11 @@ fn the_frontend_slave_catches_up_after_a_restart() {
     assert!(!m.front_has("user.alice.while"));
     // Back: a full resync brings the frontend's copy in line with the master.
     m.slave = Daemon::start(&m.front_host, "mupdate", &[]);
-    assert!(wait_synced(&m.front_host, &["user.alice.while"], "backend1"));
+    assert!(wait_synced(
+        &m.front_host,
+        &["user.alice.while"],
+        "backend1"
+    ));
     assert!(wait_synced(&m.front_host, &["user.carol"], "backend2"));
     assert!(wait_until(Duration::from_secs(20), || !db_has(
         &m.front_host,

@@ -309,7 +309,10 @@ fn the_seed_document_set_up_runs_as_written() {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("mailboxes")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("mailboxes"))
+        })
         .collect();
     assert!(!db_files.is_empty(), "where is the master's mailboxes.db?");
     for p in db_files {

@@ -499,9 +499,7 @@ async fn move_item(s: &mut Session, item: &Item, server: &str, partition: Option
             entries: item
                 .entries
                 .iter()
-                .filter(|e| {
-                    InternalName::new(&e.name).is_ok_and(|n| !n.is_deleted_with(&deleted))
-                })
+                .filter(|e| InternalName::new(&e.name).is_ok_and(|n| !n.is_deleted_with(&deleted)))
                 .cloned()
                 .collect(),
         };
@@ -875,9 +873,7 @@ async fn send_imap_inner(
     // there, which Cyrus lets act for anyone).
     let mut owner = match &item.user {
         Some(user) => {
-            let mut p = Peer::connect(dest.host, dest.port, t)
-                .await
-                .map_err(lost)?;
+            let mut p = Peer::connect(dest.host, dest.port, t).await.map_err(lost)?;
             let ir = base64::Engine::encode(
                 &base64::engine::general_purpose::STANDARD,
                 format!("{user}\0{}\0{}", dest.authname, dest.password),
@@ -895,7 +891,9 @@ async fn send_imap_inner(
     };
     let ext_of = |s: &Session, name: &str| -> R<Vec<u8>> {
         let n = InternalName::new(name).map_err(|_| Fail::nonexistent())?;
-        Ok(s.external_name(&n).unwrap_or_else(|| name.to_owned()).into_bytes())
+        Ok(s.external_name(&n)
+            .unwrap_or_else(|| name.to_owned())
+            .into_bytes())
     };
     for e in &item.entries {
         let ext = ext_of(s, &e.name)?;

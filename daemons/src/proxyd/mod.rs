@@ -114,9 +114,9 @@ fn literal(out: &mut Vec<u8>, bytes: &[u8]) {
 /// non-synchronising literal.
 fn atom_or_literal(out: &mut Vec<u8>, bytes: &[u8]) {
     let atom = !bytes.is_empty()
-        && bytes.iter().all(|b| {
-            b.is_ascii_graphic() && !b"(){%*\"\\]".contains(b)
-        });
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(b));
     if atom {
         out.extend_from_slice(bytes);
     } else {
@@ -643,9 +643,13 @@ async fn get_metadata(
                     mailbox,
                     protocol::imap::syntax::LiteralMode::NonSync,
                 );
-                s.out.extend_from_slice(format!(" (\"{SERVER_ENTRY}\" ").as_bytes());
+                s.out
+                    .extend_from_slice(format!(" (\"{SERVER_ENTRY}\" ").as_bytes());
                 // A value is a string, never an atom: quoted when it can be.
-                if server.bytes().all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\\') {
+                if server
+                    .bytes()
+                    .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\\')
+                {
                     s.out.extend_from_slice(format!("\"{server}\"").as_bytes());
                 } else {
                     literal(&mut s.out, server.as_bytes());

@@ -55,7 +55,9 @@ pub fn start_master(h: &Host, listen: &str) -> Daemon {
 /// other users named in `users`) may log in directly too.
 pub fn backend_host(name: &str, master: SocketAddr) -> Host {
     Host::new(name)
-        .conf("admins", "cyrus")
+        // The other backends (ours, and the Cyrus one of the interop tests) log in as admins
+        // for XFER (the seed: "Backend machines will need to be full admins").
+        .conf("admins", "cyrus backend1 backend2 cyrusbe")
         .conf("allowplaintext", "yes")
         .conf("altnamespace", "no")
         .conf("unixhierarchysep", "no")
@@ -75,6 +77,7 @@ pub fn backend_host(name: &str, master: SocketAddr) -> Host {
         .user("bob", "bobpw")
         .user("backend1", "secret")
         .user("backend2", "secret")
+        .user("cyrusbe", "secret")
         .write()
 }
 
@@ -187,6 +190,25 @@ impl Murder {
             MailboxDb::open_in(&m.front_host.configdir()).map(|d| d.all())
         );
         m
+    }
+
+    /// Every daemon's log, for a failure message.
+    pub fn logs(&self) -> String {
+        let mut out = format!("master:\n{}\n", self.master.log_text());
+        for (i, (h, d)) in self.backends.iter().enumerate() {
+            out.push_str(&format!("{} imapd:\n{}\n", h.name, d.log_text()));
+            out.push_str(&format!(
+                "{} lmtpd:\n{}\n",
+                h.name,
+                self.backend_mail[i].0.log_text()
+            ));
+        }
+        out.push_str(&format!(
+            "slave:\n{}\nproxyd:\n{}\n",
+            self.slave.log_text(),
+            self.proxyd.log_text()
+        ));
+        out
     }
 
     /// Whether the frontend's database holds `name`.
