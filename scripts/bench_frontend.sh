@@ -17,7 +17,8 @@
 #
 # Usage: scripts/bench_frontend.sh [SECS=10] [RUNS=3]
 # Env:   CLIENTS (50), IDLE (200), MSGS per INBOX (300, as the Cyrus bench users have),
-#        LMTP_CONNS (8), CARGO_TARGET_DIR, KEEP=1 (keep the temporary directory).
+#        LMTP_CONNS (8), CARGO_TARGET_DIR, KEEP=1 (keep the temporary directory),
+#        NO_BUILD=1 (use the release binaries as they are).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SECS=${1:-10}; RUNS=${2:-3}
@@ -27,7 +28,7 @@ PY="python3 $ROOT/scripts/bench_frontend.py"
 USERS=$(printf 'bu%02d,' $(seq 1 20)); USERS=${USERS%,}
 
 cd "$ROOT"
-CARGO_TARGET_DIR=$TARGET cargo build -q --release -p murder-daemons --bins
+[ -n "${NO_BUILD:-}" ] || CARGO_TARGET_DIR=$TARGET cargo build -q --release -p murder-daemons --bins
 BIN=$TARGET/release
 
 WORK=$(mktemp -d /tmp/bench-frontend.XXXXXX)

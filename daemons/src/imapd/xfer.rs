@@ -575,8 +575,9 @@ async fn move_item(s: &mut Session, item: &Item, server: &str, partition: Option
         }
         fault("source-after-moving");
         // Step 3: send; the destination imports and activates.
+        let mut created = Vec::new();
         let sent = if plain {
-            send_imap(s, &store, &mut peer, &dest, item, partition).await
+            send_imap(s, &store, &mut peer, &dest, item, partition, &mut created).await
         } else {
             send(s, &store, &mut peer, item, partition).await
         };
@@ -608,7 +609,8 @@ async fn move_item(s: &mut Session, item: &Item, server: &str, partition: Option
             // The destination may hold an imported copy nobody names: have it dropped.
             let id = spool_id(&ctx, item);
             if plain {
-                // send_imap removed what it created.
+                // Nobody names what send_imap created there: remove it.
+                drop_created(&mut peer, &created).await;
             } else if let Ok(r) = peer.simple(&format!("{COMMAND} ABORT {id}")).await {
                 if !r.ok {
                     tracing::warn!("xfer: destination kept its partial copy: {}", r.text);
@@ -825,10 +827,18 @@ async fn send_imap(
     dest: &Dest<'_>,
     item: &Item,
     partition: Option<&str>,
+    created: &mut Vec<Vec<u8>>,
 ) -> R {
-    let mut created: Vec<Vec<u8>> = Vec::new();
-    let r = send_imap_inner(s, store, peer, dest, item, partition, &mut created).await;
+    let r = send_imap_inner(s, store, peer, dest, item, partition, created).await;
     if r.is_err() {
+        drop_created(peer, created).await;
+    }
+    r
+}
+
+/// `LOCALDELETE` on the destination, children first, of what [`send_imap`] created.
+async fn drop_created(peer: &mut Peer, created: &[Vec<u8>]) {
+    {
         for ext in created.iter().rev() {
             let mut args = b"LOCALDELETE ".to_vec();
             write_astring(&mut args, ext, LiteralMode::NonSync);
@@ -844,7 +854,6 @@ async fn send_imap(
             }
         }
     }
-    r
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -51,10 +51,19 @@ pub fn start_master(h: &Host, listen: &str) -> Daemon {
     Daemon::start_on(h, "mupdate", &["-m"], listen)
 }
 
-/// One of our backends named `name`, pushing to the master at `master`; alice, bob (and the
-/// other users named in `users`) may log in directly too.
-pub fn backend_host(name: &str, master: SocketAddr) -> Host {
-    Host::new(name)
+/// One of our backends named `name`, pushing to the master at `master`, reaching the other
+/// backends (for XFER) at the `(<server>_<protocol>, host:port)` pairs of `routes`; alice and
+/// bob may log in directly too.
+///
+/// Every other backend must have a route: a bare server name would be looked up as a host
+/// name, and this machine's /etc/hosts may map `backend1` and `backend2` to the shared Cyrus
+/// murder.
+pub fn backend_host(name: &str, master: SocketAddr, routes: &[(String, String)]) -> Host {
+    let mut h = Host::new(name);
+    for (k, v) in routes {
+        h = h.conf(k, v);
+    }
+    h
         // The other backends (ours, and the Cyrus one of the interop tests) log in as admins
         // for XFER (the seed: "Backend machines will need to be full admins").
         .conf("admins", "cyrus backend1 backend2 cyrusbe")
@@ -153,13 +162,27 @@ impl Murder {
         let master = start_master(&master_host, "127.0.0.1:0");
         let mut backends = Vec::new();
         let mut backend_mail = Vec::new();
+        // Ports first, so that each backend knows where the other one is.
+        let names = ["backend1", "backend2"];
         let mut routes = Vec::new();
-        for name in ["backend1", "backend2"] {
-            let h = backend_host(name, master.addr);
-            let (imapd, lmtpd, pop3d) = start_backend(&h);
-            routes.push((format!("{name}_imap"), imapd.addr.to_string()));
-            routes.push((format!("{name}_lmtp"), lmtpd.addr.to_string()));
-            routes.push((format!("{name}_pop3"), pop3d.addr.to_string()));
+        for name in names {
+            for proto in ["imap", "lmtp", "pop3"] {
+                let addr = format!("127.0.0.1:{}", murder_tests::cyrus::free_port());
+                routes.push((format!("{name}_{proto}"), addr));
+            }
+        }
+        let route = |key: &str| -> String {
+            routes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        for name in names {
+            let h = backend_host(name, master.addr, &routes);
+            let imapd = Daemon::start_on(&h, "imapd", &[], &route(&format!("{name}_imap")));
+            let lmtpd = Daemon::start_on(&h, "lmtpd", &[], &route(&format!("{name}_lmtp")));
+            let pop3d = Daemon::start_on(&h, "pop3d", &[], &route(&format!("{name}_pop3")));
             backends.push((h, imapd));
             backend_mail.push((lmtpd, pop3d));
         }
