@@ -12,11 +12,14 @@
 #      Target <= 100 KiB.
 #   3. LMTP deliveries/s through our lmtpproxyd (and our lmtpd direct, Cyrus's lmtpproxyd).
 #
+# Both frontends log in to their backends with PLAIN (`force_sasl_client_mech: PLAIN`, as the
+# Cyrus murder's configuration has it); without it ours would pick SCRAM-SHA-256.
+#
 # The Cyrus murder is shared: this script never starts or stops it. When it is not up, the
 # Cyrus figures are skipped (NO_CYRUS=1 skips them too).
 #
 # Usage: scripts/bench_frontend.sh [SECS=10] [RUNS=3]
-# Env:   CLIENTS (50), IDLE (200), MSGS per INBOX (300, as the Cyrus bench users have),
+# Env:   CLIENTS (50), BENCH_USERS (8), IDLE (200), MSGS per INBOX (300, as the Cyrus bench users have),
 #        LMTP_CONNS (8), CARGO_TARGET_DIR, KEEP=1 (keep the temporary directory),
 #        NO_BUILD=1 (use the release binaries as they are).
 set -euo pipefail
@@ -25,7 +28,8 @@ SECS=${1:-10}; RUNS=${2:-3}
 CLIENTS=${CLIENTS:-50}; IDLE=${IDLE:-200}; MSGS=${MSGS:-300}; LMTP_CONNS=${LMTP_CONNS:-8}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PY="python3 $ROOT/scripts/bench_frontend.py"
-USERS=$(printf 'bu%02d,' $(seq 1 20)); USERS=${USERS%,}
+# The Cyrus murder's bench users that hold an INBOX (bench_lmtp.sh creates bu01..bu08).
+USERS=$(printf 'bu%02d,' $(seq 1 "${BENCH_USERS:-8}")); USERS=${USERS%,}
 
 cd "$ROOT"
 [ -n "${NO_BUILD:-}" ] || CARGO_TARGET_DIR=$TARGET cargo build -q --release -p murder-daemons --bins
@@ -84,6 +88,7 @@ start backend1 lmtpd -a; B_LMTP=$ADDR
 
 host frontend admins=cyrus altnamespace=no unixhierarchysep=no mupdate_server="$MASTER" \
   mupdate_authname=frontend mupdate_password=secret proxy_authname=murder proxy_password=secret \
+  force_sasl_client_mech=PLAIN \
   backend1_imap="$B_IMAP" backend1_lmtp="$B_LMTP"
 user frontend cyrus secret
 for u in ${USERS//,/ }; do user frontend "$u" benchpw; done
