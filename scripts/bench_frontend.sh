@@ -115,10 +115,10 @@ l.quit()
 PY
 # The frontend's slave must know them before the frontend can route.
 for _ in $(seq 1 100); do
-  if python3 - "$F_IMAP" <<'PY'
+  if python3 - "$F_IMAP" "${USERS##*,}" <<'PY' 2>/dev/null
 import imaplib, sys
 h, p = sys.argv[1].rsplit(":", 1)
-c = imaplib.IMAP4(h, int(p)); c.login("bu20", "benchpw")
+c = imaplib.IMAP4(h, int(p)); c.login(sys.argv[2], "benchpw")
 sys.exit(0 if c.select("INBOX")[0] == "OK" else 1)
 PY
   then break; fi
