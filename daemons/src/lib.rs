@@ -19,4 +19,5 @@ pub mod proxyd;
 pub mod sasl;
 pub mod service;
 pub mod store;
+pub mod timsieved;
 pub mod tls;

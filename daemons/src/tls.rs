@@ -43,6 +43,9 @@ pub enum TlsError {
     /// Certificate generation failed.
     #[error("certificate generation: {0}")]
     Generate(String),
+    /// The CAs for client certificates cannot verify anything (`tls_client_ca_file`).
+    #[error("client certificate verifier: {0}")]
+    ClientVerifier(String),
 }
 
 /// The one crypto provider of the workspace.
@@ -98,6 +101,47 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
     Ok(Arc::new(config))
 }
 
+/// Whether a server asks TLS clients for a certificate (`tls_client_certs` with
+/// `tls_client_ca_file`), and which CAs it trusts for them.
+#[derive(Debug, Clone)]
+pub struct ClientCertPolicy {
+    /// PEM file of the CAs that sign acceptable client certificates.
+    pub ca_file: PathBuf,
+    /// Refuse clients without a certificate (`require`); otherwise one is asked for but
+    /// optional (`optional`, Cyrus's default).
+    pub require: bool,
+}
+
+/// A server configuration that also asks clients for certificates when `clients` says so.
+pub fn server_config_with_clients(
+    cert: &Path,
+    key: &Path,
+    clients: Option<&ClientCertPolicy>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let Some(policy) = clients else {
+        return server_config(cert, key);
+    };
+    let mut roots = RootCertStore::empty();
+    for c in load_certs(&policy.ca_file)? {
+        roots.add(c)?;
+    }
+    let builder =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+    let builder = if policy.require {
+        builder
+    } else {
+        builder.allow_unauthenticated()
+    };
+    let verifier = builder
+        .build()
+        .map_err(|e| TlsError::ClientVerifier(e.to_string()))?;
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(load_certs(cert)?, load_key(key)?)?;
+    Ok(Arc::new(config))
+}
+
 /// How a client checks the server's certificate.
 #[derive(Debug, Clone)]
 pub enum Verify {
@@ -111,19 +155,35 @@ pub enum Verify {
 
 /// A client configuration.
 pub fn client_config(verify: &Verify) -> Result<Arc<ClientConfig>, TlsError> {
+    client_config_with_cert(verify, None)
+}
+
+/// A client's own certificate: the chain and its key, as PEM files (one file may hold both).
+#[derive(Debug, Clone)]
+pub struct ClientCert {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+/// A client configuration that presents `cert` when the server asks for one.
+pub fn client_config_with_cert(
+    verify: &Verify,
+    cert: Option<&ClientCert>,
+) -> Result<Arc<ClientConfig>, TlsError> {
     let builder =
         ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
-    let config = match verify {
+    let builder = match verify {
         Verify::Insecure => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider())))
-            .with_no_client_auth(),
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider()))),
         Verify::CaFile(path) => {
             let mut roots = RootCertStore::empty();
             for c in load_certs(path)? {
                 roots.add(c)?;
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            builder.with_root_certificates(roots)
         }
         Verify::CaDir(dir) => {
             let mut roots = RootCertStore::empty();
@@ -138,8 +198,12 @@ pub fn client_config(verify: &Verify) -> Result<Arc<ClientConfig>, TlsError> {
                     }
                 }
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            builder.with_root_certificates(roots)
         }
+    };
+    let config = match cert {
+        None => builder.with_no_client_auth(),
+        Some(c) => builder.with_client_auth_cert(load_certs(&c.cert)?, load_key(&c.key)?)?,
     };
     Ok(Arc::new(config))
 }

@@ -45,6 +45,9 @@ pub struct LocalMurder {
     /// CA certificate file for the murder's own certificates.
     #[serde(default)]
     pub cafile: Option<PathBuf>,
+    /// The frontend's ManageSieve address, the default of the `sieve` command.
+    #[serde(default)]
+    pub sieve: Option<Endpoint>,
 }
 
 /// A host and port.
@@ -105,7 +108,7 @@ fn settings_from(cli: &Cli) -> Settings {
         TlsMode::Implicit
     } else if cli.notls {
         TlsMode::Never
-    } else if cli.tls {
+    } else if cli.tls || cli.tlskey.is_some() {
         TlsMode::Require
     } else {
         TlsMode::Auto
@@ -133,11 +136,35 @@ fn settings_from(cli: &Cli) -> Settings {
             cafile: cli.cafile.clone(),
             capath: cli.capath.clone(),
             insecure: cli.insecure,
+            client_cert: cli
+                .tlskey
+                .as_ref()
+                .filter(|k| !k.as_os_str().is_empty())
+                .map(|key| daemons::tls::ClientCert {
+                    cert: cli.tlscert.clone().unwrap_or_else(|| key.clone()),
+                    key: key.clone(),
+                }),
         },
         format: cli.output,
         columns,
         table_width,
+        sieve: None,
     }
+}
+
+/// The rc files to run, in order, that exist as regular files (a missing one is skipped
+/// silently, as cyradm does).
+fn rc_files(cli: &Cli) -> Vec<PathBuf> {
+    let user = cli.userrc.clone().or_else(|| {
+        std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(crate::cli::USER_RC))
+    });
+    [Some(cli.systemrc.clone()), user]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.as_os_str().is_empty() && p.is_file())
+        .collect()
 }
 
 /// Where history is kept.
@@ -204,7 +231,9 @@ pub fn run_script<R: BufRead>(
 }
 
 /// Runs commands, or returns `None` when Ctrl-C interrupted them. The command's future
-/// is dropped; the connection copes (see [`crate::client`]).
+/// is dropped (the connection copes, see [`crate::client`]), except for a command that
+/// handles Ctrl-C itself ([`crate::murder::bulkmove::handles_interrupt`]), which is let
+/// finish first.
 pub fn run_interruptible(
     rt: &tokio::runtime::Runtime,
     session: &mut Session,
@@ -212,38 +241,80 @@ pub fn run_interruptible(
     stop: bool,
 ) -> Option<Status> {
     rt.block_on(async {
-        tokio::select! {
-            s = session.run_commands(cmds, stop) => Some(s),
-            _ = tokio::signal::ctrl_c() => None,
+        let run = session.run_commands(cmds, stop);
+        tokio::pin!(run);
+        let mut interrupted = false;
+        loop {
+            tokio::select! {
+                s = &mut run => return if interrupted { None } else { Some(s) },
+                _ = tokio::signal::ctrl_c() => {
+                    // A bulk move stops itself cleanly and prints its report: let it finish,
+                    // then stop the script as for any Ctrl-C.
+                    if !crate::murder::bulkmove::handles_interrupt() {
+                        return None;
+                    }
+                    interrupted = true;
+                }
+            }
         }
     })
 }
 
 fn local_command(action: crate::cli::LocalAction) -> i32 {
     use crate::cli::LocalAction;
+    use crate::local;
     let Some(dir) = state_dir() else {
         eprintln!("murder local: set MURDER_HOME or HOME");
         return 2;
     };
+    let print = |lines: Vec<String>| {
+        for l in lines {
+            println!("{l}");
+        }
+    };
+    let show = |dir: &Path| -> Result<bool, local::LocalError> {
+        let states = local::show(dir);
+        let ctx = crate::murder::Ctx {
+            format: crate::output::Format::Cyradm,
+            width: None,
+            user: String::new(),
+            password: None,
+        };
+        local::print_show(&states, &ctx, &mut std::io::stdout())
+            .map_err(|e| local::LocalError::Other(e.to_string()))?;
+        Ok(states.iter().all(|s| s.state() == "up"))
+    };
     let result = match action {
-        LocalAction::Up => crate::local::up(&dir, true).map(|_| ()),
-        LocalAction::Down => crate::local::down(&dir).map(|stopped| {
+        LocalAction::Up => local::up(&dir, true).map(|_| ()),
+        LocalAction::Down => local::down(&dir).map(|stopped| {
             if stopped {
                 println!("local murder stopped");
             } else {
                 println!("no local murder running in {}", dir.display());
             }
         }),
-        LocalAction::Status => {
-            match crate::local::running_pid(&dir) {
-                Some(pid) => println!("local murder running (pid {pid}) from {}", dir.display()),
-                None => println!("no local murder running in {}", dir.display()),
+        LocalAction::Status => match local::running_pid(&dir) {
+            Some(_) => {
+                println!("local murder running from {}", dir.display());
+                show(&dir).map(|_| ())
             }
-            Ok(())
-        }
-        LocalAction::Serve => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(crate::local::serve(&dir)),
-            Err(e) => Err(crate::local::LocalError::Other(e.to_string())),
+            None => {
+                println!("no local murder running in {}", dir.display());
+                Ok(())
+            }
+        },
+        LocalAction::Start { names } => local::start(&dir, &names).map(print),
+        LocalAction::Stop { names } => local::stop(&dir, &names).map(print),
+        LocalAction::Restart { names } => local::restart(&dir, &names).map(print),
+        LocalAction::Show => match show(&dir) {
+            Ok(true) => Ok(()),
+            Ok(false) => return 1,
+            Err(e) => Err(e),
+        },
+        LocalAction::Log { name, lines } => local::log_tail(&dir, &name, lines).map(print),
+        LocalAction::Serve { only } => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(local::serve(&dir, only.as_deref())),
+            Err(e) => Err(local::LocalError::Other(e.to_string())),
         },
     };
     match result {
@@ -263,8 +334,8 @@ pub fn main() -> i32 {
         clap_complete::generate(shell, &mut cmd, "murder", &mut std::io::stdout());
         return 0;
     }
-    if let Some(Sub::Local { action }) = cli.command {
-        return local_command(action);
+    if let Some(Sub::Local { action }) = &cli.command {
+        return local_command(action.clone());
     }
     if cli.server.is_some() && cli.server_arg.is_some() {
         eprintln!("murder: may not specify server both with --server and bare arg");
@@ -337,6 +408,7 @@ pub fn main() -> i32 {
                     };
                 }
                 target = Some((m.frontend.host.clone(), m.frontend.port));
+                settings.sieve = m.sieve.as_ref().map(|e| (e.host.clone(), e.port));
             }
             Some((Err(_), dir)) => {
                 eprintln!(
@@ -357,6 +429,30 @@ pub fn main() -> i32 {
         if let Err(e) = r {
             eprintln!("murder: {e}");
             status = Status::Failed;
+        }
+    }
+
+    // cyradm's rc files: the system one, then the user's, before any other input.
+    if !cli.norc {
+        for rc in rc_files(&cli) {
+            let Ok(text) = std::fs::read_to_string(&rc) else {
+                continue;
+            };
+            let s = run_script(
+                &rt,
+                &mut session,
+                std::io::Cursor::new(text),
+                cli.on_error,
+                &rc.display().to_string(),
+            );
+            match s {
+                Status::Exit(n) => {
+                    rt.block_on(session.disconnect());
+                    return n;
+                }
+                Status::Failed => status = Status::Failed,
+                Status::Ok => {}
+            }
         }
     }
 

@@ -7,6 +7,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::output::Format;
 
+/// cyradm's system rc file as Debian installs it. The files hold shell commands, not Perl,
+/// despite the suffix (reference §6.2).
+pub const SYSTEM_RC: &str = "/etc/cyradmrc.pl";
+
+/// cyradm's user rc file, under `$HOME`.
+pub const USER_RC: &str = ".cyradmrc.pl";
+
 /// What to do when a command of a script fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum OnError {
@@ -102,6 +109,36 @@ pub struct Cli {
     #[arg(long)]
     pub insecure: bool,
 
+    /// Client key (PEM) presented when the server asks for a certificate; the file may hold
+    /// the certificate too, as cyradm's. Implies --tls (STARTTLS required) unless --ssl.
+    #[arg(short = 't', long = "tlskey", alias = "key", value_name = "KEYFILE")]
+    pub tlskey: Option<PathBuf>,
+
+    /// Client certificate chain (PEM) when it is not in the --tlskey file.
+    #[arg(
+        long = "tlscert",
+        alias = "cert",
+        value_name = "CERTFILE",
+        requires = "tlskey"
+    )]
+    pub tlscert: Option<PathBuf>,
+
+    /// Read the rc files (the default).
+    #[arg(short = 'r', long = "rc", overrides_with = "norc")]
+    pub rc: bool,
+
+    /// Do not read the rc files.
+    #[arg(long = "norc", overrides_with = "rc")]
+    pub norc: bool,
+
+    /// System rc file: shell commands run after connecting, before any other input.
+    #[arg(short = 'S', long = "systemrc", value_name = "FILE", default_value = SYSTEM_RC)]
+    pub systemrc: PathBuf,
+
+    /// User rc file, run after the system one (default ~/.cyradmrc.pl).
+    #[arg(long = "userrc", value_name = "FILE")]
+    pub userrc: Option<PathBuf>,
+
     /// Run these commands (`;` separates several) and exit.
     #[arg(short = 'e', long = "execute", value_name = "COMMANDS")]
     pub execute: Vec<String>,
@@ -143,24 +180,56 @@ pub enum Sub {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// The local murder on loopback: up (start or reuse), down, status; state in
-    /// $MURDER_HOME (default ~/.local/state/murder).
+    /// The local murder on loopback: up (start or reuse), down, status, and each daemon's
+    /// start, stop, restart, show and log; state in $MURDER_HOME (default
+    /// ~/.local/state/murder).
     Local {
         /// What to do.
-        #[arg(value_enum)]
+        #[command(subcommand)]
         action: LocalAction,
     },
 }
 
 /// `murder local` actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum LocalAction {
-    /// Create the murder if needed, start it in the background, print how to connect.
+    /// Create the murder if needed, start every daemon in the background, print how to
+    /// connect.
     Up,
-    /// Stop what `up` started.
+    /// Stop every daemon.
     Down,
-    /// Say whether it runs, and where.
+    /// Say whether it runs, and show its daemons.
     Status,
-    /// Run every daemon in the foreground (what `up` starts in the background).
-    Serve,
+    /// Start daemons (all when none is named): master, backend1, backend2, slave, frontend.
+    Start {
+        /// Daemons to start.
+        names: Vec<String>,
+    },
+    /// Stop daemons (all when none is named), leaving the others running.
+    Stop {
+        /// Daemons to stop.
+        names: Vec<String>,
+    },
+    /// Stop then start daemons (all when none is named).
+    Restart {
+        /// Daemons to restart.
+        names: Vec<String>,
+    },
+    /// Show each daemon: up or down, pid, ports, uptime.
+    Show,
+    /// Print the last lines of a daemon's log.
+    Log {
+        /// The daemon.
+        name: String,
+        /// How many lines.
+        #[arg(short = 'n', long = "lines", default_value_t = 50)]
+        lines: usize,
+    },
+    /// Run daemons in the foreground: every one, or only --only NAME (what `up` and
+    /// `start` run in the background, one process per daemon).
+    Serve {
+        /// Run only this daemon.
+        #[arg(long, value_name = "NAME")]
+        only: Option<String>,
+    },
 }

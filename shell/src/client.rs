@@ -75,10 +75,13 @@ pub struct TlsSettings {
     pub capath: Option<PathBuf>,
     /// Accept any certificate (test murders with self-signed certificates only).
     pub insecure: bool,
+    /// Our own certificate, presented when the server asks for one (cyradm's `--tlskey`).
+    pub client_cert: Option<daemons::tls::ClientCert>,
 }
 
 impl TlsSettings {
-    fn verify(&self) -> Verify {
+    /// How the server's certificate is checked.
+    pub fn verify(&self) -> Verify {
         if self.insecure {
             Verify::Insecure
         } else if let Some(f) = &self.cafile {
@@ -379,7 +382,7 @@ impl Client {
     }
 
     async fn start_tls(&mut self, tls: &TlsSettings) -> Result<(), ClientError> {
-        let config = daemons::tls::client_config(&tls.verify())
+        let config = daemons::tls::client_config_with_cert(&tls.verify(), tls.client_cert.as_ref())
             .map_err(|e| ClientError::Tls(e.to_string()))?;
         let host = self.host.clone();
         tokio::time::timeout(CONNECT_TIMEOUT, self.stream.connect_tls(config, &host))

@@ -270,6 +270,12 @@ const MUPDATE_USER_OPT: OptionSpec = valued(
     "log in to MUPDATE as this user, with the shell's password",
 );
 
+const TOPOLOGY_OPT: OptionSpec = valued(
+    "topology",
+    "file",
+    "the murder described by this JSON file (default: $MURDER_HOME/topology.json if it exists, else the local murder)",
+);
+
 const BACKEND_OPT: OptionSpec = valued(
     "backend",
     "list",
@@ -754,6 +760,39 @@ command_table! {
         ],
     }
 
+    /// `sieve`: a user's Sieve scripts over ManageSieve.
+    Sieve {
+        name: "sieve",
+        aliases: &[],
+        origin: Origin::Murder,
+        options: &[
+            valued("user", "user", "act for this user, authorised by the shell's login (an admin)"),
+            valued("server", "host[:port]", "the ManageSieve server (default: the local murder's frontend, else the connected server on port 4190)"),
+        ],
+        args: range(1, 3),
+        arg_kinds: &[ArgKind::Text, ArgKind::Path, ArgKind::Text],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "sieve [-user user] [-server host[:port]] list | put file [name] | put name <file | \
+                get name [file] | activate name | deactivate | delete name | check file",
+        summary: "manage a user's Sieve scripts",
+        help: "Manages Sieve scripts over ManageSieve (RFC 5804), as sieveshell does: list them \
+               (the active one marked), put a script from a file (named after the file without \
+               its extension unless a name is given; with <file the script comes from the \
+               redirection), get one to standard output or a file, activate one, deactivate \
+               whichever is active, delete one, or check a script without storing it. Logs in \
+               with the shell's credentials; -user acts for another user (AUTHENTICATE PLAIN \
+               with an authorisation id, so the login must be an admin). A frontend's referral \
+               to the user's backend is followed with the same credentials.",
+        examples: &[
+            "sieve -user alice list",
+            "sieve -user alice put vacation.sieve",
+            "sieve -user alice get vacation",
+            "sieve -user alice activate vacation",
+            "sieve -user bob -server backend1:4190 delete old",
+        ],
+    }
+
     /// `subscribe`: SUBSCRIBE.
     Subscribe {
         name: "subscribe",
@@ -811,6 +850,7 @@ command_table! {
         options: &[
             MUPDATE_OPT,
             MUPDATE_USER_OPT,
+            TOPOLOGY_OPT,
             valued("server", "server", "only mailboxes on this backend"),
             valued("state", "state", "only active or only reserved entries"),
         ],
@@ -818,7 +858,7 @@ command_table! {
         arg_kinds: &[ArgKind::Pattern],
         repeat_from: None,
         needs_connection: false,
-        usage: "murderlist [--mupdate host:port] [--mupdate-user user] [--server server] \
+        usage: "murderlist [--topology file] [--mupdate host:port] [--mupdate-user user] [--server server] \
                 [--state active|reserved] [pattern]",
         summary: "list the master's mailbox database",
         help: "Lists the MUPDATE master's database: each mailbox with its location \
@@ -841,12 +881,12 @@ command_table! {
         name: "murderdiff",
         aliases: &["mdiff"],
         origin: Origin::Murder,
-        options: &[MUPDATE_OPT, MUPDATE_USER_OPT, BACKEND_OPT, SLAVE_OPT],
+        options: &[MUPDATE_OPT, MUPDATE_USER_OPT, BACKEND_OPT, SLAVE_OPT, TOPOLOGY_OPT],
         args: range(0, 0),
         arg_kinds: &[],
         repeat_from: None,
         needs_connection: false,
-        usage: "murderdiff [--mupdate host:port] [--mupdate-user user] [--backend list] [--slave list]",
+        usage: "murderdiff [--topology file] [--mupdate host:port] [--mupdate-user user] [--backend list] [--slave list]",
         summary: "compare the backends, the master and the slaves",
         help: "Compares, mailbox by mailbox, each backend's own list (its mailboxes.db, read \
                directly: run on the local murder or on the backend), the master's list (MUPDATE \
@@ -864,19 +904,20 @@ command_table! {
         name: "murderstatus",
         aliases: &["mstatus"],
         origin: Origin::Murder,
-        options: &[MUPDATE_OPT, BACKEND_OPT, FRONTEND_OPT, SLAVE_OPT],
+        options: &[MUPDATE_OPT, BACKEND_OPT, FRONTEND_OPT, SLAVE_OPT, TOPOLOGY_OPT],
         args: range(0, 0),
         arg_kinds: &[],
         repeat_from: None,
         needs_connection: false,
-        usage: "murderstatus [--mupdate host:port] [--backend list] [--frontend list] [--slave list]",
+        usage: "murderstatus [--topology file] [--mupdate host:port] [--backend list] [--frontend list] [--slave list]",
         summary: "show which servers of the murder are up",
         help: "Connects to every server of the murder (the master, each backend, each frontend \
                and each frontend's MUPDATE slave) and shows whether it greets, in how many \
                milliseconds, and the version its greeting names. For each slave whose frontend \
                files are on this machine it also shows the slave's connection to the master \
-               (slave.state), its last full resync and its last change. With -e, the exit \
-               status is 1 when a server is down or a slave is not connected.",
+               (slave.state), its last full resync and its last change. One line of \
+               diagnosis follows for each server down. With -e, the exit status is 1 when a \
+               server is down or a slave is not connected.",
         examples: &[
             "mstatus",
             "murderstatus --mupdate 10.0.0.5:3905 --backend b1=10.0.0.6:143,b2=10.0.0.7:143",
@@ -891,6 +932,7 @@ command_table! {
         options: &[
             MUPDATE_OPT,
             MUPDATE_USER_OPT,
+            TOPOLOGY_OPT,
             flag("yes", "apply the plan without asking"),
             valued("winner", "list", "MAILBOX=BACKEND,...: which copy of a mailbox held by two backends wins"),
         ],
@@ -898,7 +940,7 @@ command_table! {
         arg_kinds: &[ArgKind::Server],
         repeat_from: None,
         needs_connection: false,
-        usage: "murderresync [--mupdate host:port] [--yes] [--winner mailbox=backend,...] backend",
+        usage: "murderresync [--topology file] [--mupdate host:port] [--yes] [--winner mailbox=backend,...] backend",
         summary: "repair the master's entries for one backend",
         help: "Compares the backend's mailboxes.db with the master as ctl_mboxlist -m does \
                and prints the plan in its words (Remove from MUPDATE, Force Activate, Remove \
@@ -914,12 +956,12 @@ command_table! {
         name: "testauth",
         aliases: &["mtestauth"],
         origin: Origin::Murder,
-        options: &[MUPDATE_OPT, MUPDATE_USER_OPT, BACKEND_OPT, FRONTEND_OPT],
+        options: &[MUPDATE_OPT, MUPDATE_USER_OPT, BACKEND_OPT, FRONTEND_OPT, TOPOLOGY_OPT],
         args: range(0, 0),
         arg_kinds: &[],
         repeat_from: None,
         needs_connection: false,
-        usage: "testauth [--mupdate host:port] [--mupdate-user user] [--backend list] [--frontend list]",
+        usage: "testauth [--topology file] [--mupdate host:port] [--mupdate-user user] [--backend list] [--frontend list]",
         summary: "test every server's login and the murder's identities",
         help: "For the master, each backend and each frontend: whether it is reachable (with \
                latency), its greeting, whether it offers STARTTLS, its SASL mechanisms, and a \
@@ -931,6 +973,153 @@ command_table! {
                backend's admins. One line of diagnosis follows the table for each failure; \
                with -e the exit status is 1 when any check failed.",
         examples: &["testauth", "testauth --mupdate 10.0.0.5:3905 --backend b1=10.0.0.6:143"],
+    }
+
+    /// `movemailboxes`: many users or mailboxes moved to one backend, with a journal.
+    MoveMailboxes {
+        name: "movemailboxes",
+        aliases: &["mmove", "bulkmove"],
+        origin: Origin::Murder,
+        options: &[
+            valued("file", "file", "the users or mailboxes to move, one a line (# starts a comment)"),
+            flag("mailboxes", "read every line of --file as a mailbox name, not a user"),
+            PARTITION_OPT,
+            valued("parallel", "N", "moves at a time, each on its own connection (default 1)"),
+            valued("journal", "file", "the journal to write and resume from (default: under the state directory)"),
+            flag("dry-run", "print the plan and change nothing"),
+            valued("wait", "seconds", "how long to wait for a mailbox reserved at the master (default 60)"),
+            FRONTEND_OPT,
+            MUPDATE_OPT,
+            MUPDATE_USER_OPT,
+            BACKEND_OPT,
+        ],
+        args: range(1, 2),
+        arg_kinds: &[ArgKind::Pattern, ArgKind::Server],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "movemailboxes [--dry-run] [--parallel N] [--journal file] [--partition partition] \
+                --file file|pattern backend[!partition]",
+        summary: "move many users or mailboxes to a backend",
+        help: "Moves the users or mailboxes listed in --file (one a line: a user name, or a \
+               mailbox name such as user.bob; # starts a comment), or those of the master's list \
+               that match the pattern, to the backend (and partition) given last. A user moves \
+               whole: any of a user's mailboxes stands for the user. Each move is Cyrus 3's \
+               RENAME user.x user.x backend!partition through the frontend (the current \
+               connection's server, or --frontend), N at a time with --parallel; mailboxes the \
+               master already places on the target are skipped. After each move the master \
+               (MUPDATE) must name the target, or the move counts as failed. A progress bar \
+               shows on a terminal. The journal records each start and outcome on disk; rerun \
+               the same command (or give the same --journal) to resume: what was moved is \
+               skipped, and a move in flight when the run stopped is looked up at the master \
+               and sent again only if the mailbox is still at its source. Ctrl-C stops \
+               launching moves and waits for those in flight (a second Ctrl-C abandons them); \
+               the report lists what moved, failed (with the reason), was skipped and was not \
+               started. --dry-run prints the plan only. The exit status is 1 when anything \
+               failed or was left undone.",
+        examples: &[
+            "mmove --dry-run --file users.txt backend2",
+            "movemailboxes --parallel 4 --file users.txt backend2",
+            "mmove user.a* backend2!p2",
+            "bulkmove --mailboxes --file shared.txt --journal /var/tmp/move.jsonl backend1",
+        ],
+    }
+
+    /// `localstart`: start daemons of the local murder.
+    LocalStart {
+        name: "localstart",
+        aliases: &[],
+        origin: Origin::Murder,
+        options: &[],
+        args: at_least(0),
+        arg_kinds: &[ArgKind::Text],
+        repeat_from: Some(0),
+        needs_connection: false,
+        usage: "localstart [daemon...]",
+        summary: "start daemons of the local murder",
+        help: "Starts daemons of the local murder ($MURDER_HOME) that are not running, every \
+               one when none is named, and waits until each listens. The daemons are master \
+               (the MUPDATE master), backend1 and backend2 (each its imapd, pop3d and lmtpd), \
+               slave (the frontend's MUPDATE slave) and frontend (the frontend's proxies); \
+               each is a process of its own with its log in $MURDER_HOME/log/NAME.log.",
+        examples: &["localstart", "localstart backend2", "localstart master slave"],
+    }
+
+    /// `localstop`: stop daemons of the local murder.
+    LocalStop {
+        name: "localstop",
+        aliases: &[],
+        origin: Origin::Murder,
+        options: &[],
+        args: at_least(0),
+        arg_kinds: &[ArgKind::Text],
+        repeat_from: Some(0),
+        needs_connection: false,
+        usage: "localstop [daemon...]",
+        summary: "stop daemons of the local murder",
+        help: "Stops daemons of the local murder (SIGTERM, then SIGKILL after 10 s), every one \
+               when none is named, leaving the others running: stop the master to see how \
+               the murder copes with a master outage, or the slave to let the frontend fall \
+               behind. Daemons: master, backend1, backend2, slave, frontend.",
+        examples: &["localstop", "localstop backend2", "localstop master"],
+    }
+
+    /// `localrestart`: restart daemons of the local murder.
+    LocalRestart {
+        name: "localrestart",
+        aliases: &[],
+        origin: Origin::Murder,
+        options: &[],
+        args: at_least(0),
+        arg_kinds: &[ArgKind::Text],
+        repeat_from: Some(0),
+        needs_connection: false,
+        usage: "localrestart [daemon...]",
+        summary: "restart daemons of the local murder",
+        help: "Stops then starts daemons of the local murder, every one when none is named. \
+               A restarted daemon rereads its imapd.conf; a restarted slave resyncs from the \
+               master.",
+        examples: &["localrestart", "localrestart slave"],
+    }
+
+    /// `localshow`: the local murder's daemons.
+    LocalShow {
+        name: "localshow",
+        aliases: &["localstatus"],
+        origin: Origin::Murder,
+        options: &[],
+        args: range(0, 0),
+        arg_kinds: &[],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "localshow",
+        summary: "show the local murder's daemons",
+        help: "Shows each daemon of the local murder: up (running, every port answers), \
+               starting or down, its pid, uptime and ports (a port of a running daemon that \
+               does not answer is marked closed). With -e the exit status is 1 when a daemon \
+               is not up.",
+        examples: &["localshow"],
+    }
+
+    /// `locallog`: the end of a daemon's log.
+    LocalLog {
+        name: "locallog",
+        aliases: &[],
+        origin: Origin::Murder,
+        options: &[OptionSpec {
+            name: "lines",
+            also: &["n"],
+            value: Some("n"),
+            help: "how many lines (default 50)",
+        }],
+        args: range(1, 1),
+        arg_kinds: &[ArgKind::Text],
+        repeat_from: None,
+        needs_connection: false,
+        usage: "locallog [-n lines] daemon",
+        summary: "show the end of a local daemon's log",
+        help: "Prints the last lines of a local murder daemon's log ($MURDER_HOME/log/NAME.log): \
+               master, backend1, backend2, slave or frontend.",
+        examples: &["locallog master", "locallog -n 200 backend1"],
     }
 
     /// `xfermailbox`: XFER.

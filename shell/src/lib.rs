@@ -33,3 +33,4 @@ pub mod murder;
 pub mod output;
 pub mod repl;
 pub mod session;
+pub mod sieve;

@@ -132,6 +132,24 @@ pub enum Record {
         /// Host name, or `null` when not connected.
         server: Option<String>,
     },
+    /// One Sieve script of a user (`sieve list`).
+    SieveScript {
+        /// Whose script.
+        user: String,
+        /// The script's name.
+        name: String,
+        /// Whether it is the active script.
+        active: bool,
+    },
+    /// A Sieve script's text (`sieve get` to standard output, JSON format).
+    SieveText {
+        /// Whose script.
+        user: String,
+        /// The script's name.
+        name: String,
+        /// The script.
+        script: String,
+    },
 }
 
 impl Record {
@@ -144,6 +162,8 @@ impl Record {
             Record::Version { .. } => &["field", "value"],
             Record::Result { .. } => &["command", "mailbox", "result"],
             Record::Server { .. } => &["server"],
+            Record::SieveScript { .. } => &["user", "script", "active"],
+            Record::SieveText { .. } => &["user", "script", "text"],
         }
     }
 
@@ -215,6 +235,14 @@ impl Record {
                 },
             ]],
             Record::Server { server } => vec![vec![server.clone().unwrap_or_default()]],
+            Record::SieveScript { user, name, active } => vec![vec![
+                user.clone(),
+                name.clone(),
+                if *active { "yes".into() } else { String::new() },
+            ]],
+            Record::SieveText { user, name, script } => {
+                vec![vec![user.clone(), name.clone(), script.clone()]]
+            }
         }
     }
 }

@@ -76,6 +76,9 @@ pub struct Settings {
     /// Width to fit tables to: `Some(0)` for the terminal's own width, `None` for no fitting
     /// (standard output is not a terminal).
     pub table_width: Option<u16>,
+    /// The ManageSieve server `sieve` uses when given no -server (the local murder's
+    /// frontend); otherwise the connected server's host on port 4190.
+    pub sieve: Option<(String, u16)>,
 }
 
 impl Default for Settings {
@@ -89,6 +92,7 @@ impl Default for Settings {
             format: Format::Cyradm,
             columns: 79,
             table_width: None,
+            sieve: None,
         }
     }
 }
@@ -162,6 +166,8 @@ pub struct Session {
     pub cache: Arc<Mutex<Cache>>,
     /// Whether to fill the cache in the background after connecting (REPL only).
     pub background_cache: bool,
+    /// What the running command's `<` redirection gave it (`sieve put`), if anything.
+    input: Option<Vec<u8>>,
 }
 
 /// Splits `host:port` (IPv6 in brackets); a bare host gets `default_port`.
@@ -387,7 +393,9 @@ fn info_print(info: &InfoMap, out: &mut dyn Write) -> io::Result<()> {
 }
 
 /// Opens a connection and, when `auth` is set, logs in.
-async fn open(
+/// Connects to `host:port` with `settings` (TLS, mechanism) and logs in unless `auth` is
+/// false.
+pub(crate) async fn open(
     settings: &Settings,
     password: Option<&str>,
     host: &str,
@@ -461,6 +469,108 @@ impl Write for TargetWriter {
     }
 }
 
+/// One `sieve` action, its arguments read.
+enum SieveOp {
+    List,
+    Put { name: String, script: Vec<u8> },
+    Get { name: String, file: Option<String> },
+    Activate(String),
+    Deactivate,
+    Delete(String),
+    Check(Vec<u8>),
+}
+
+/// What a `sieve` action gave back.
+enum SieveOutcome {
+    Scripts(Vec<crate::sieve::Script>),
+    Text(Vec<u8>),
+    Done,
+}
+
+/// Reads a script file for `sieve put` and `sieve check`.
+fn read_script(path: &str) -> Result<Vec<u8>, Fail> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path).map_err(|e| Fail::Local(format!("{path}: {e}")))?;
+    let mut text = Vec::new();
+    f.take(MAX_INPUT + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| Fail::Local(format!("{path}: {e}")))?;
+    if text.len() as u64 > MAX_INPUT {
+        return Err(Fail::Local(format!(
+            "{path}: longer than {MAX_INPUT} bytes"
+        )));
+    }
+    Ok(text)
+}
+
+/// The script name `sieve put FILE` uses: the file's name without directory and extension.
+fn script_name(path: &str) -> String {
+    let p = std::path::Path::new(path);
+    p.file_stem()
+        .or_else(|| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
+}
+
+/// Runs one `sieve` action on one server: connect, log in, act, log out.
+async fn sieve_once(
+    tls: &TlsSettings,
+    creds: &Credentials,
+    host: &str,
+    port: u16,
+    op: &SieveOp,
+) -> Result<SieveOutcome, crate::sieve::SieveError> {
+    let mut c = crate::sieve::SieveClient::connect(host, port, tls).await?;
+    c.authenticate(creds).await?;
+    let r = match op {
+        SieveOp::List => c.list().await.map(SieveOutcome::Scripts),
+        SieveOp::Put { name, script } => c.put(name, script).await.map(|_| SieveOutcome::Done),
+        SieveOp::Get { name, .. } => c.get(name).await.map(SieveOutcome::Text),
+        SieveOp::Activate(name) => c.set_active(name).await.map(|_| SieveOutcome::Done),
+        SieveOp::Deactivate => c.set_active("").await.map(|_| SieveOutcome::Done),
+        SieveOp::Delete(name) => c.delete(name).await.map(|_| SieveOutcome::Done),
+        SieveOp::Check(script) => c.check_script(script).await.map(|_| SieveOutcome::Done),
+    };
+    if !matches!(r, Err(crate::sieve::SieveError::Referral(_))) {
+        c.logout().await;
+    }
+    r
+}
+
+/// The most a `<` redirection reads: a generous Sieve script or metadata value.
+pub const MAX_INPUT: u64 = 1 << 20;
+
+/// Reads the file of a command's `<` redirection (descriptor 0), if it has one.
+fn read_input(redirects: &[Redirect]) -> Result<Option<Vec<u8>>, String> {
+    let mut input = None;
+    for r in redirects.iter().filter(|r| r.fd() == 0) {
+        match r {
+            Redirect::Read { path, .. } => {
+                use std::io::Read as _;
+                let f = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+                let mut text = Vec::new();
+                f.take(MAX_INPUT + 1)
+                    .read_to_end(&mut text)
+                    .map_err(|e| format!("{path}: {e}"))?;
+                if text.len() as u64 > MAX_INPUT {
+                    return Err(format!("{path}: longer than {MAX_INPUT} bytes"));
+                }
+                input = Some(text);
+            }
+            Redirect::Close { .. } => input = None,
+            Redirect::Dup { source, .. } => {
+                return Err(format!(
+                    "cannot read from file descriptor {source}: give a file with `<file'"
+                ))
+            }
+            Redirect::Write { path, .. } => {
+                return Err(format!("{path}: descriptor 0 is for input"))
+            }
+        }
+    }
+    Ok(input)
+}
+
 /// Sets up a command's descriptors 1 and 2 from its redirections.
 fn redirect_targets(redirects: &[Redirect]) -> Result<(Target, Target), String> {
     let mut fds = [Target::Stdout, Target::Stderr];
@@ -507,6 +617,7 @@ impl Session {
             target: None,
             cache: Arc::new(Mutex::new(Cache::default())),
             background_cache: false,
+            input: None,
         }
     }
 
@@ -547,6 +658,51 @@ impl Session {
             user: self.settings.user.clone(),
             password,
         }
+    }
+
+    /// Where and as whom a bulk move's workers log in: `--frontend`, else the server this
+    /// session is connected to, else the local murder's frontend; as this session's user, or
+    /// (not connected, no password given) the local murder's admin.
+    fn bulk_frontend(
+        &mut self,
+        inv: &Invocation,
+    ) -> Result<crate::murder::bulkmove::Frontend, String> {
+        let topo = crate::murder::Topology::for_invocation(inv)?;
+        let local = topo.frontends.first().map(|h| (h.host.clone(), h.port));
+        let (host, port, from_topology) = match (inv.value("frontend"), &self.target) {
+            (None, Some((h, p))) if self.conn.is_some() => (h.clone(), *p, false),
+            _ => {
+                let (h, p) = local.ok_or(
+                    "no frontend: connect to one, give --frontend HOST:PORT, or run a local murder",
+                )?;
+                (h, p, true)
+            }
+        };
+        let mut settings = self.settings.clone();
+        let known = self.logged_in_as.is_some()
+            || !matches!(self.settings.password, PasswordSource::Prompt);
+        let password = match &topo.admin {
+            Some((user, pw)) if !known => {
+                settings.user = user.clone();
+                settings.authz = None;
+                pw.clone()
+            }
+            _ => self.password()?,
+        };
+        if from_topology && settings.tls.cafile.is_none() && settings.tls.capath.is_none() {
+            // The local murder's certificates are signed by its own CA.
+            if let Some(ca) = topo.state_dir.as_ref().map(|d| d.join("tls/ca.pem")) {
+                if ca.exists() {
+                    settings.tls.cafile = Some(ca);
+                }
+            }
+        }
+        Ok(crate::murder::bulkmove::Frontend {
+            host,
+            port,
+            settings,
+            password,
+        })
     }
 
     /// The password, reading it from its source the first time.
@@ -691,15 +847,49 @@ impl Session {
         };
         let mut out = io::BufWriter::with_capacity(64 * 1024, TargetWriter(o));
         let mut err = TargetWriter(e);
+        let name = line.words.first().map(String::as_str).unwrap_or("");
+        let mut words = std::borrow::Cow::Borrowed(&line.words);
+        match read_input(&line.redirects) {
+            Ok(None) => {}
+            Ok(Some(text)) => match commands::lookup(name).map(|s| s.id) {
+                // The value of a metadata or info entry: the file's text, without the
+                // line end an editor leaves at its end.
+                Some(CommandId::SetMetadata | CommandId::MboxCfg | CommandId::SetInfo) => {
+                    let value = String::from_utf8_lossy(&text);
+                    let value = value.strip_suffix('\n').unwrap_or(&value);
+                    let value = value.strip_suffix('\r').unwrap_or(value);
+                    words.to_mut().push(value.to_string());
+                }
+                Some(CommandId::Sieve) => self.input = Some(text),
+                other => {
+                    let name: &str = match other {
+                        Some(id) => id.name(),
+                        None => name,
+                    };
+                    let _ = writeln!(
+                        err,
+                        "{name}: reads no input: `<' gives the value of setmetadata, \
+                         mboxconfig and setinfo, and the script of sieve put and sieve check"
+                    );
+                    return Status::Failed;
+                }
+            },
+            Err(msg) => {
+                let name = commands::lookup(name).map_or(name, |s| s.name);
+                let _ = writeln!(err, "{name}: {msg}");
+                return Status::Failed;
+            }
+        }
         let status = self
             .run_words(
-                &line.words,
+                &words,
                 &mut Io {
                     out: &mut out,
                     err: &mut err,
                 },
             )
             .await;
+        self.input = None;
         if let Err(e) = out.flush() {
             let _ = writeln!(
                 err,
@@ -917,6 +1107,147 @@ impl Session {
         }
     }
 
+    /// `sieve`: one action on a user's scripts over ManageSieve, following referrals.
+    async fn sieve(&mut self, inv: &Invocation, io: &mut Io<'_>) -> Result<(), Fail> {
+        let usage = || Fail::Usage(inv.spec().usage_line());
+        let input = self.input.take();
+        let args: Vec<&str> = inv.args.iter().map(String::as_str).collect();
+        let action = args
+            .first()
+            .map(|a| a.to_ascii_lowercase())
+            .unwrap_or_default();
+        let op = match (action.as_str(), args.get(1..).unwrap_or_default(), input) {
+            ("list" | "ls", [], None) => SieveOp::List,
+            ("put", [name], Some(script)) => SieveOp::Put {
+                name: name.to_string(),
+                script,
+            },
+            ("put", [file], None) => SieveOp::Put {
+                name: script_name(file),
+                script: read_script(file)?,
+            },
+            ("put", [file, name], None) => SieveOp::Put {
+                name: name.to_string(),
+                script: read_script(file)?,
+            },
+            ("get", [name], None) => SieveOp::Get {
+                name: name.to_string(),
+                file: None,
+            },
+            ("get", [name, file], None) => SieveOp::Get {
+                name: name.to_string(),
+                file: Some(file.to_string()),
+            },
+            ("activate" | "setactive", [name], None) => SieveOp::Activate(name.to_string()),
+            ("deactivate", [], None) => SieveOp::Deactivate,
+            ("delete" | "rm", [name], None) => SieveOp::Delete(name.to_string()),
+            ("check", [], Some(script)) => SieveOp::Check(script),
+            ("check", [file], None) => SieveOp::Check(read_script(file)?),
+            (_, _, Some(_)) => {
+                return Err(Fail::Local(
+                    "`<' gives the script of sieve put NAME and sieve check only".into(),
+                ))
+            }
+            _ => return Err(usage()),
+        };
+        let (mut host, mut port) = match inv.value("server") {
+            Some(s) => split_host_port(s, crate::sieve::SIEVE_PORT),
+            None => match (&self.settings.sieve, &self.target) {
+                (Some((h, p)), _) => (h.clone(), *p),
+                (None, Some((h, _))) => (h.clone(), crate::sieve::SIEVE_PORT),
+                (None, None) => {
+                    return Err(Fail::Local(
+                        "no server: connect first, or give -server host[:port]".into(),
+                    ))
+                }
+            },
+        };
+        let password = self.password().map_err(Fail::Local)?;
+        let authzid = inv
+            .value("user")
+            .filter(|u| *u != self.settings.user)
+            .map(str::to_string)
+            .or_else(|| self.settings.authz.clone());
+        let user = authzid
+            .clone()
+            .unwrap_or_else(|| self.settings.user.clone());
+        let creds = Credentials {
+            authid: self.settings.user.clone(),
+            authzid,
+            password,
+            mechanism: self.settings.mechanism.clone(),
+        };
+        let mut hops = 0;
+        let (outcome, server) = loop {
+            let server = if port == crate::sieve::SIEVE_PORT {
+                host.clone()
+            } else {
+                format!("{host}:{port}")
+            };
+            match sieve_once(&self.settings.tls, &creds, &host, port, &op).await {
+                Ok(o) => break (o, server),
+                Err(crate::sieve::SieveError::Referral(url)) if hops < MAX_REFERRALS => {
+                    hops += 1;
+                    (host, port) =
+                        crate::sieve::parse_referral(&url).map_err(|e| Fail::Server {
+                            server: server.clone(),
+                            text: e.to_string(),
+                        })?;
+                }
+                Err(e) => {
+                    return Err(Fail::Server {
+                        server,
+                        text: e.to_string(),
+                    })
+                }
+            }
+        };
+        let format = self.settings.format;
+        let io_err = |e: io::Error| Fail::Local(e.to_string());
+        match (outcome, &op) {
+            (SieveOutcome::Scripts(list), _) => {
+                if format == Format::Cyradm {
+                    // sieveshell's layout.
+                    for s in &list {
+                        let mark = if s.active { " <- active script" } else { "" };
+                        writeln!(io.out, "{} {mark}", s.name).map_err(io_err)?;
+                    }
+                } else {
+                    let mut sink = Sink::new(format, io.out, self.settings.table_width);
+                    for s in list {
+                        sink.record(&Record::SieveScript {
+                            user: user.clone(),
+                            name: s.name,
+                            active: s.active,
+                        })
+                        .map_err(io_err)?;
+                    }
+                    sink.finish().map_err(io_err)?;
+                }
+            }
+            (SieveOutcome::Text(text), SieveOp::Get { name, file }) => match file {
+                Some(f) => {
+                    std::fs::write(f, &text).map_err(|e| Fail::Local(format!("{f}: {e}")))?
+                }
+                None if format == Format::Json => {
+                    let mut sink = Sink::new(format, io.out, None);
+                    sink.record(&Record::SieveText {
+                        user,
+                        name: name.clone(),
+                        script: String::from_utf8_lossy(&text).into_owned(),
+                    })
+                    .map_err(io_err)?;
+                    sink.finish().map_err(io_err)?;
+                }
+                None => io.out.write_all(&text).map_err(io_err)?,
+            },
+            (SieveOutcome::Text(_), _) | (SieveOutcome::Done, _) => {
+                let _ = server;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs one resolved command. `Ok(Some(n))` asks the shell to exit with status `n`.
     async fn execute(&mut self, inv: &Invocation, io: &mut Io<'_>) -> Result<Option<i32>, Fail> {
         let arg = |i: usize| inv.args.get(i).cloned().unwrap_or_default();
@@ -939,10 +1270,36 @@ impl Session {
                 if let Some(d) = inv.value("capath") {
                     self.settings.tls.capath = Some(d.into());
                 }
-                if inv.value("tlskey").is_some_and(|k| !k.is_empty()) {
-                    return Err(Fail::Local(
-                        "client certificates (-tlskey) are not supported".into(),
-                    ));
+                // -tlskey: STARTTLS first, presenting the key (an empty value: no key);
+                // -notls only drops the key, as in cyradm.
+                if let Some(k) = inv.value("tlskey") {
+                    self.settings.tls.client_cert =
+                        (!k.is_empty()).then(|| daemons::tls::ClientCert {
+                            cert: k.into(),
+                            key: k.into(),
+                        });
+                }
+                if inv.flag("notls") {
+                    self.settings.tls.client_cert = None;
+                }
+                if inv.value("tlskey").is_some() && !inv.flag("notls") {
+                    let tls = self.settings.tls.clone();
+                    let server = self.server_name();
+                    let c = self.conn()?;
+                    if c.is_tls() {
+                        return Err(Fail::Local(
+                            "TLS is already active on this connection; to present a client \
+                             key, connect again with --tlskey"
+                                .into(),
+                        ));
+                    }
+                    if let Err(e) = c.starttls(&tls).await {
+                        return Err(if e.is_lost() {
+                            self.note_error(&e)
+                        } else {
+                            client_fail(&server, &e)
+                        });
+                    }
                 }
                 let password = self.password().map_err(Fail::Local)?;
                 let creds = Credentials {
@@ -1460,6 +1817,7 @@ impl Session {
                 .await?;
                 Ok(None)
             }
+            CommandId::Sieve => self.sieve(inv, io).await.map(|_| None),
             CommandId::Subscribe => {
                 self.simple(
                     CommandBody::Subscribe {
@@ -1479,6 +1837,20 @@ impl Session {
                 )
                 .await?;
                 Ok(None)
+            }
+            CommandId::LocalStart
+            | CommandId::LocalStop
+            | CommandId::LocalRestart
+            | CommandId::LocalShow
+            | CommandId::LocalLog => {
+                let ctx = self.murder_ctx();
+                match crate::local::run_command(inv, &ctx, io.out)
+                    .await
+                    .map_err(Fail::Local)?
+                {
+                    0 => Ok(None),
+                    _ => Err(Fail::Reported),
+                }
             }
             CommandId::ListMurder
             | CommandId::DiffMurder
@@ -1518,6 +1890,18 @@ impl Session {
                     // prompt both are just a failed command.
                     2 if !self.background_cache => Ok(Some(2)),
                     _ => Err(Fail::Reported),
+                }
+            }
+            CommandId::MoveMailboxes => {
+                let ctx = self.murder_ctx();
+                let frontend = self.bulk_frontend(inv).map_err(Fail::Local)?;
+                let code = crate::murder::bulkmove::run(inv, &ctx, frontend, io.out, io.err)
+                    .await
+                    .map_err(Fail::Local)?;
+                if code == 0 {
+                    Ok(None)
+                } else {
+                    Err(Fail::Reported)
                 }
             }
             CommandId::Version => {

@@ -27,21 +27,33 @@ fn port_free(p: u16) -> bool {
 
 impl Murder {
     fn up() -> Murder {
-        let home = tempfile::tempdir().unwrap();
         // A base whose every port is free; spread by pid so parallel runs rarely collide.
         static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut base = 20000 + ((std::process::id() as u16 % 150) * 2 + n % 2) * 100 + n / 2 * 5;
         let offsets = [
-            905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024,
+            905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024, 190, 1190, 2190,
         ];
-        while !offsets.iter().all(|o| port_free(base + o)) {
+        // A port found free may be taken before the daemon binds it (other tests and
+        // processes share the machine): then the start fails, and another base is tried.
+        let mut last = String::new();
+        for _ in 0..3 {
+            while !offsets.iter().all(|o| port_free(base + o)) {
+                base = base.wrapping_add(37) % 50000 + 10000;
+            }
+            let m = Murder {
+                home: tempfile::tempdir().unwrap(),
+                base,
+            };
+            let out = m.cmd().args(["local", "up"]).output().unwrap();
+            if out.status.success() {
+                return m;
+            }
+            last = format!("{}{}", text(&out.stdout), text(&out.stderr));
+            eprintln!("local up on base {base} failed, trying another: {last}");
             base = base.wrapping_add(37) % 50000 + 10000;
         }
-        let m = Murder { home, base };
-        let out = m.cmd().args(["local", "up"]).output().unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        m
+        panic!("the local murder did not start: {last}");
     }
 
     fn dir(&self) -> &Path {
@@ -371,4 +383,215 @@ fn murderlist_streams_a_large_list() {
         50,
         "{s}"
     );
+}
+
+/// Each daemon of the local murder is a process of its own. The frontend's slave really
+/// stopped while mailboxes are created: the master has them, the frontend does not, and
+/// `murderdiff` says so; starting the slave again catches the frontend up. The master
+/// really stopped: `testauth` and `murderstatus` name it, on its real port.
+#[test]
+fn slave_and_master_stopped_for_real() {
+    let m = Murder::up();
+    let out = m.run(&[], "localshow");
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{s}{}", text(&out.stderr));
+    for d in ["master", "backend1", "backend2", "slave", "frontend"] {
+        let line = s.lines().find(|l| l.starts_with(d)).unwrap_or_default();
+        assert!(line.contains(" up ") && line.contains("pid "), "{d}: {s}");
+    }
+    let out = m.run(&["-o", "json"], "localshow");
+    let rows: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let pids: std::collections::HashSet<u64> =
+        rows.iter().map(|r| r["pid"].as_u64().unwrap()).collect();
+    assert_eq!(pids.len(), 5, "one process per daemon: {rows:?}");
+    m.on_backend(1, "cm user.alice");
+    wait_for("an in-sync murder", || {
+        m.run(&[], "mdiff").status.code() == Some(0)
+    });
+
+    // The slave stopped: its process gone, its port closed, the rest up.
+    let out = m.run(&[], "localstop slave");
+    assert!(
+        text(&out.stdout).starts_with("slave: stopped (pid "),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(port_free(m.base + 3905));
+    let out = m.run(&[], "localshow");
+    assert_eq!(out.status.code(), Some(1));
+    let s = text(&out.stdout);
+    assert!(
+        s.lines()
+            .any(|l| l.starts_with("slave") && l.contains(" down ")),
+        "{s}"
+    );
+    assert_eq!(s.matches(" up ").count(), 4, "{s}");
+
+    // Creates while it is down reach the master but not the frontend.
+    m.on_backend(1, "cm user.s1");
+    m.on_backend(2, "cm user.s2");
+    let s = text(&m.run(&[], "lmurder user.s*").stdout);
+    assert!(
+        s.contains("user.s1 backend1!default") && s.contains("user.s2 backend2!default"),
+        "{s}"
+    );
+    let out = m.run(&[], "mdiff");
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(
+        s.contains("missing on slave frontend: user.s1 (master: backend1!default)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("missing on slave frontend: user.s2 (master: backend2!default)"),
+        "{s}"
+    );
+    assert!(s.ends_with("out of sync: 2 missing-on-slave\n"), "{s}");
+    let s = text(&m.run(&[], "mstatus").stdout);
+    assert!(
+        s.contains(&format!("127.0.0.1:{} DOWN", m.base + 3905)),
+        "{s}"
+    );
+    assert!(
+        s.contains(&format!(
+            "the mupdate slave is not running on frontend (connection refused at 127.0.0.1:{})",
+            m.base + 3905
+        )),
+        "{s}"
+    );
+
+    // Starting it again resyncs the frontend.
+    let out = m.run(&[], "localstart slave");
+    assert!(
+        text(&out.stdout).starts_with("slave: started (pid "),
+        "{}",
+        text(&out.stdout)
+    );
+    wait_for("the slave to catch up", || {
+        m.run(&[], "mdiff").status.code() == Some(0)
+    });
+    // Its log tells the story, newest last.
+    let out = m.run(&[], "locallog -n 3 slave");
+    let s = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!((1..=3).contains(&s.lines().count()), "{s}");
+    let log = std::fs::read_to_string(m.dir().join("log/slave.log")).unwrap();
+    assert!(log.ends_with(&s), "{s}\n---\n{log}");
+    assert!(log.contains("murder local: slave listening"), "{log}");
+
+    // The master stopped for real: diagnosed on its own port.
+    let master = m.base + 905;
+    assert!(m.run(&[], "localstop master").status.success());
+    let out = m.run(&[], "testauth");
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(
+        s.contains(&format!(
+            "mupdate is not running on the master (connection refused at 127.0.0.1:{master})"
+        )),
+        "{s}"
+    );
+    let out = m.run(&[], "mstatus");
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("master "))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with(&format!("master mupdate 127.0.0.1:{master} DOWN"))
+            && line.ends_with("(connection refused)"),
+        "{s}"
+    );
+    // The slave, still up, knows it lost the master.
+    assert!(s.contains("state=disconnected"), "{s}");
+    assert!(
+        s.ends_with(&format!(
+            "mupdate is not running on the master (connection refused at 127.0.0.1:{master})\n"
+        )),
+        "{s}"
+    );
+    let out = m.run(&[], "mdiff");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "mupdate is not reachable on mupdate (127.0.0.1:{master})"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(m.run(&[], "localstart master").status.success());
+    assert_eq!(m.run(&[], "testauth").status.code(), Some(0));
+    wait_for("the murder after the master's return", || {
+        m.run(&[], "mdiff").status.code() == Some(0)
+    });
+}
+
+/// A wrong proxy password on the frontend, for real: the frontend restarted with it cannot
+/// reach a user's backend, `testauth` says which backend refuses the proxy user, and the
+/// frontend restarted with the right one works again.
+#[test]
+fn wrong_proxy_password_for_real() {
+    let m = Murder::up();
+    m.on_backend(1, "cm user.alice");
+    wait_for("an in-sync murder", || {
+        m.run(&[], "mdiff").status.code() == Some(0)
+    });
+    let as_alice = || {
+        m.cmd()
+            .args(["127.0.0.1", &(m.base + 143).to_string(), "-u", "alice"])
+            .arg("--cafile")
+            .arg(m.dir().join("tls/ca.pem"))
+            .env("MURDER_PASSWORD", "alicepw")
+            .args(["-e", "info INBOX"])
+            .output()
+            .unwrap()
+    };
+    let out = as_alice();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    let conf = m.dir().join("frontend/imapd.conf");
+    let orig = std::fs::read_to_string(&conf).unwrap();
+    let bad = orig
+        .lines()
+        .map(|l| {
+            if l.starts_with("proxy_password:") {
+                "proxy_password: wrong\n".to_owned()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect::<String>();
+    std::fs::write(&conf, bad).unwrap();
+    let out = m.run(&[], "localrestart frontend");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = as_alice();
+    assert!(
+        !out.status.success(),
+        "alice reached her backend with a wrong proxy password"
+    );
+    let out = m.run(&[], "testauth");
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("backend1 refuses proxy user murder: "), "{s}");
+    assert!(s.contains("backend2 refuses proxy user murder: "), "{s}");
+
+    std::fs::write(&conf, orig).unwrap();
+    assert!(m.run(&[], "localrestart frontend").status.success());
+    let out = as_alice();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(m.run(&[], "testauth").status.code(), Some(0));
 }

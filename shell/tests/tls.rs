@@ -192,3 +192,98 @@ fn implicit_tls() {
         common::stderr(&o)
     );
 }
+
+/// Our imapd with STARTTLS that requires a client certificate signed by a CA of its own
+/// (`tls_client_ca_file`, `tls_client_certs: require`): the shell presents one with
+/// --tlskey/--tlscert, or cyradm's single key-and-certificate file, or `authenticate
+/// -tlskey` on a plain connection; without one the handshake fails with a clear message.
+#[test]
+fn client_certificates_against_our_imapd() {
+    use murder_tests::{Daemon, Host};
+    let dir = tempfile::tempdir().unwrap();
+    let server = generate_certs(&dir.path().join("server"), &["localhost"]).unwrap();
+    // A second CA, whose "server" certificate serves as the client's.
+    let client = generate_certs(&dir.path().join("client"), &["admin.client"]).unwrap();
+    let combined = dir.path().join("client-combined.pem");
+    std::fs::write(
+        &combined,
+        std::fs::read_to_string(&client.key).unwrap()
+            + &std::fs::read_to_string(&client.cert).unwrap(),
+    )
+    .unwrap();
+    let host = Host::new("tlsbackend")
+        .conf("admins", "cyrus")
+        .conf("tls_server_cert", server.cert.to_str().unwrap())
+        .conf("tls_server_key", server.key.to_str().unwrap())
+        .conf("tls_client_ca_file", client.ca_cert.to_str().unwrap())
+        .conf("tls_client_certs", "require")
+        .user("cyrus", "secret")
+        .write();
+    let d = Daemon::start(&host, "imapd", &[]);
+    let port = d.addr.port().to_string();
+    let ca = server.ca_cert.to_str().unwrap();
+    let run = |extra: &[&str], cmds: &str| {
+        Command::new(common::murder_bin())
+            .args(["--norc", "-u", "cyrus", "--cafile", ca])
+            .args(extra)
+            .args(["-e", cmds])
+            .env("MURDER_PASSWORD", "secret")
+            .output()
+            .unwrap()
+    };
+
+    let o = run(
+        &[
+            "--tlskey",
+            client.key.to_str().unwrap(),
+            "--tlscert",
+            client.cert.to_str().unwrap(),
+            "localhost",
+            &port,
+        ],
+        "cm user.tlsuser; lm user.*",
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        common::stdout(&o).contains("user.tlsuser"),
+        "{}",
+        common::stdout(&o)
+    );
+
+    // cyradm's form: one file with the key and the certificate.
+    let o = run(
+        &["-t", combined.to_str().unwrap(), "localhost", &port],
+        "lm user.*",
+    );
+    assert!(
+        common::stdout(&o).contains("user.tlsuser"),
+        "{}",
+        common::stderr(&o)
+    );
+
+    // No certificate: the server ends the session (with TLS 1.3, at the client's first
+    // read, as an alert naming the missing certificate); status 1.
+    let o = run(&["--tls", "localhost", &port], "lm");
+    let err = common::stderr(&o);
+    assert!(err.contains("CertificateRequired"), "{err}");
+    assert!(
+        err.contains("listmailbox: no connection to server"),
+        "{err}"
+    );
+    assert_eq!(o.status.code(), Some(1));
+
+    // authenticate -tlskey on a connection opened without TLS: STARTTLS, then login.
+    let o = run(
+        &["--notls", "--no-connect"],
+        &format!(
+            "server -noauthenticate localhost:{port}; authenticate -tlskey {} cyrus; lm user.*",
+            combined.display()
+        ),
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        common::stdout(&o).contains("user.tlsuser"),
+        "{}",
+        common::stdout(&o)
+    );
+}

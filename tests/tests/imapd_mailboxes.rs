@@ -529,8 +529,8 @@ fn subscriptions_lsub_and_list_extended() {
         alice.ok("LIST \"\" INBOX RETURN (MYRIGHTS STATUS (MESSAGES))"),
         [
             "* LIST (\\HasChildren) \".\" INBOX",
-            "* MYRIGHTS INBOX lrswipkxtecdan",
-            "* STATUS INBOX (MESSAGES 0)"
+            "* STATUS INBOX (MESSAGES 0)",
+            "* MYRIGHTS INBOX lrswipkxtecdan"
         ]
     );
 }

@@ -1281,10 +1281,19 @@ async fn list(
         .map(|(i, m)| (m.ext.clone(), i))
         .collect();
     let with_children = parents_of(seen.iter().map(|m| &m.ext), sep);
-    let subs = if ret_sub || sel_sub {
-        subscriptions(s).await?
-    } else {
+    let subs = if !(ret_sub || sel_sub) {
         Vec::new()
+    } else if s.ctx.frontend {
+        // A frontend asks the INBOX backend (reference §4.5).
+        let mut v: Vec<((u8, Vec<u8>), String)> = crate::proxyd::list::subscriptions(s)
+            .await?
+            .into_iter()
+            .filter_map(|e| s.internal_name(e.as_bytes()).map(|n| (order_key(s, &n), e)))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v.into_iter().map(|(_, e)| e).collect()
+    } else {
+        subscriptions(s).await?
     };
     let sub_set: HashSet<String> = subs.iter().cloned().collect();
 
@@ -1322,8 +1331,27 @@ async fn list(
         }
     }
 
+    // A frontend asks each mailbox's backend for what only it knows: special-use attributes
+    // (when asked for: a plain LIST on a Cyrus frontend shows none) and STATUS values.
+    let remote = if s.ctx.frontend {
+        let want_special = sel_special || sel_sub || returns.contains(&ListReturn::SpecialUse);
+        let mailboxes: Vec<(String, MailboxEntry)> = rows
+            .iter()
+            .filter_map(|(_, r)| match r {
+                Row::Mailbox(i) | Row::ChildInfo(Some(i)) => seen.get(*i),
+                _ => None,
+            })
+            .filter(|m| ret_status.is_none() || m.rights.contains(Rights::READ) || want_special)
+            .map(|m| (m.ext.clone(), m.entry.clone()))
+            .collect();
+        Some(
+            crate::proxyd::list::backend_data(s, &mailboxes, want_special, ret_status.as_deref())
+                .await,
+        )
+    } else {
+        None
+    };
     // Special-use attributes: the session user's private annotation on their mailboxes.
-    // A frontend has no store: it knows no special-use (as Cyrus's, reference §4.5).
     let store = s.store();
     if store.is_none() && !s.ctx.frontend {
         return Err(Fail::no(UNAVAILABLE));
@@ -1357,6 +1385,15 @@ async fn list(
         out
     })
     .await?;
+    let mut special = special;
+    if let Some(r) = &remote {
+        for (i, m) in seen.iter().enumerate() {
+            if let Some(flags) = r.special.get(&m.ext) {
+                let v: Vec<String> = flags.iter().map(ToString::to_string).collect();
+                special.insert(i, v.join(" "));
+            }
+        }
+    }
 
     let delimiter = u8::try_from(u32::from(sep)).ok();
     for (name, row) in rows {
@@ -1421,11 +1458,18 @@ async fn list(
         let Some(m) = mailbox_idx.and_then(|i| seen.get(i)) else {
             continue;
         };
-        if ret_rights {
-            s.data(Data::MyRights {
-                mailbox: name.as_bytes().to_vec(),
-                rights: m.rights.to_string().into_bytes(),
-            });
+        // Cyrus's order: LIST, STATUS, MYRIGHTS.
+        let rights = ret_rights.then(|| Data::MyRights {
+            mailbox: name.as_bytes().to_vec(),
+            rights: m.rights.to_string().into_bytes(),
+        });
+        if let Some(values) = remote.as_ref().and_then(|r| r.status.get(&name)) {
+            if m.rights.contains(Rights::READ) {
+                s.data(Data::Status {
+                    mailbox: name.as_bytes().to_vec(),
+                    items: values.clone(),
+                });
+            }
         }
         if let (Some(items), Some(store)) = (&ret_status, &store) {
             if m.rights.contains(Rights::READ) {
@@ -1440,6 +1484,9 @@ async fn list(
                     });
                 }
             }
+        }
+        if let Some(d) = rights {
+            s.data(d);
         }
     }
     s.ok(tag);

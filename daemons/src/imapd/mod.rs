@@ -347,9 +347,27 @@ impl Session {
     }
 
     async fn read_more(&mut self) -> Result<bool, End> {
-        let n = tokio::time::timeout(self.ctx.idle_timeout, self.stream.read(&mut self.buf))
-            .await
-            .map_err(|_| End::Closed)??;
+        let deadline = tokio::time::Instant::now() + self.ctx.idle_timeout;
+        let n = loop {
+            // A frontend closes its idle backend connections while the client is quiet.
+            let expiry = if self.ctx.frontend {
+                crate::proxyd::next_expiry(self).filter(|at| *at < deadline)
+            } else {
+                None
+            };
+            let read = tokio::time::timeout_at(deadline, self.stream.read(&mut self.buf));
+            let got = match expiry {
+                Some(at) => tokio::select! {
+                    r = read => Some(r),
+                    _ = tokio::time::sleep_until(at) => None,
+                },
+                None => Some(read.await),
+            };
+            match got {
+                Some(r) => break r.map_err(|_| End::Closed)??,
+                None => crate::proxyd::expire_idle(self).await,
+            }
+        };
         if n == 0 {
             return Ok(false);
         }
@@ -545,6 +563,10 @@ impl Session {
             caps.extend(["IMAP4rev1", "LITERAL+", "ID", "ENABLE"].map(String::from));
         } else {
             caps.extend(CAPABILITIES.iter().map(|c| c.to_string()));
+            // A frontend can be told never to refer clients (reference §4.10).
+            if self.ctx.frontend && self.ctx.conf.get_switch("proxyd_disable_mailbox_referrals") {
+                caps.retain(|c| c != "MAILBOX-REFERRALS");
+            }
         }
         if let Some(s) = self.ctx.conf.get_str("mupdate_server") {
             caps.push(format!("MUPDATE=mupdate://{s}/"));

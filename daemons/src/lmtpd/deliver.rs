@@ -238,18 +238,42 @@ pub fn resolve(
     })
 }
 
-/// Where one recipient's copy goes: the hook for sieve (issue 8), which will run the user's
-/// active script here and may file into folders, discard (no targets), or refuse (a reply).
+/// What one recipient's delivery comes to: the mailboxes to store into, and the mail to send
+/// once the message is stored (sieve's redirects and vacation replies).
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Mailboxes and the flags to set there (empty after a sieve `discard`).
+    pub targets: Vec<(MailboxId, Flags)>,
+    /// Sent after the commit, so nothing goes out for a message the MTA will send again.
+    pub sends: Vec<Outgoing>,
+    /// The user (for vacation bookkeeping and logs).
+    pub userid: String,
+    /// The INBOX: where the message is kept when a send fails.
+    pub fallback: Option<MailboxId>,
+}
+
+/// Mail a sieve script asked for.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    /// `redirect`: the message, as stored, to `address`.
+    Redirect(String),
+    /// `vacation`: a reply to the sender, unless already sent within its days.
+    Vacation(Box<protocol::sieve::Vacation>),
+}
+
+/// Where one recipient's copy goes.
 ///
-/// Today: the `+detail` folder when it exists and grants `p` to `anyone` or the postuser,
-/// else the INBOX; a shared mailbox as resolved. With `lmtp_strict_quota` the message's size
+/// The default target is the `+detail` folder when it exists and grants `p` to `anyone` or
+/// the postuser, else the INBOX; a shared mailbox as resolved. A user with an active sieve
+/// script gets it run here ([`sieve_plan`]): keep goes to the default target, fileinto to a
+/// folder, reject becomes this recipient's reply. With `lmtp_strict_quota` the message's size
 /// is checked against the quota. Blocking.
 pub fn deliver_to_user(
     ctx: &Context,
-    _envelope: &Envelope,
+    envelope: &Envelope,
     rcpt: &Recipient,
     message: &[u8],
-) -> Result<Vec<(MailboxId, Flags)>, Reply> {
+) -> Result<Plan, Reply> {
     let entry = match &rcpt.kind {
         RecipientKind::Shared(e) => e.clone(),
         RecipientKind::User { inbox, detail, .. } => {
@@ -274,7 +298,195 @@ pub fn deliver_to_user(
             Err(_) => return Err(io_error()),
         }
     }
-    Ok(vec![(id, Flags::new())])
+    if let RecipientKind::User { userid, inbox, .. } = &rcpt.kind {
+        // The no-script path costs one read transaction.
+        match ctx.store.active_sieve_script(userid) {
+            Ok(None) => {}
+            Ok(Some((name, text))) => {
+                let inbox_id = MailboxId::new(&inbox.uniqueid).map_err(|_| unknown())?;
+                return sieve_plan(
+                    ctx, envelope, rcpt, message, userid, &name, &text, id, inbox_id,
+                );
+            }
+            Err(e) => {
+                tracing::warn!(user = %userid, "reading the active sieve script: {e}; keeping")
+            }
+        }
+    }
+    Ok(Plan {
+        targets: vec![(id, Flags::new())],
+        ..Plan::default()
+    })
+}
+
+/// Flags from sieve's names; names the store cannot hold are dropped (and logged).
+fn sieve_flags(names: &[String]) -> Flags {
+    let ok: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| {
+            let good = Flags::parse([*n]).is_ok();
+            if !good {
+                tracing::info!("sieve: ignoring flag {n:?}");
+            }
+            good
+        })
+        .collect();
+    Flags::parse(ok).unwrap_or_default()
+}
+
+/// The folder a sieve `fileinto` names, if it exists here and the user may post to it.
+/// `INBOX.Work` and `Work` both name the user's `Work` folder (Cyrus files names that are
+/// not under INBOX relative to it); an existing shared mailbox is used as named.
+fn fileinto_target(ctx: &Context, userid: &str, mailbox: &str) -> Option<MailboxId> {
+    let ns = &ctx.namespace;
+    let named = ns.to_internal(mailbox, Some(userid), false).ok();
+    let mut candidates = Vec::new();
+    if let Some(n) = named {
+        let own = n.owner().as_deref() == Some(userid);
+        candidates.push(n);
+        if !own {
+            let relative = format!("INBOX{}{mailbox}", ns.separator());
+            if let Ok(r) = ns.to_internal(&relative, Some(userid), false) {
+                candidates.insert(0, r);
+            }
+        }
+    }
+    for name in candidates {
+        let Ok(Some(e)) = ctx.mboxdb.get(name.as_str()) else {
+            continue;
+        };
+        if e.state() != MbState::Local || e.uniqueid.is_empty() {
+            continue;
+        }
+        let acl = Acl::parse(&e.acl).unwrap_or_default();
+        let rights = acl.rights_for(userid, &[]);
+        if !rights.contains(Rights::POST) && !rights.contains(Rights::INSERT) {
+            tracing::info!(user = %userid, "sieve: fileinto {mailbox:?}: permission denied");
+            return None;
+        }
+        return MailboxId::new(&e.uniqueid).ok();
+    }
+    None
+}
+
+/// Runs the user's active script and turns its outcome into a [`Plan`] (or the refusal).
+#[allow(clippy::too_many_arguments)]
+fn sieve_plan(
+    ctx: &Context,
+    envelope: &Envelope,
+    rcpt: &Recipient,
+    message: &[u8],
+    userid: &str,
+    script_name: &str,
+    text: &[u8],
+    default_target: MailboxId,
+    inbox: MailboxId,
+) -> Result<Plan, Reply> {
+    use protocol::sieve::{evaluate, Action, MessageContext};
+    let keep_only = |flags: Flags| Plan {
+        targets: vec![(default_target.clone(), flags)],
+        userid: userid.to_owned(),
+        fallback: Some(inbox.clone()),
+        ..Plan::default()
+    };
+    let script = match ctx.sieve.compiled(text) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(user = %userid, script = %script_name, "sieve script does not compile: {e}; keeping");
+            return Ok(keep_only(Flags::new()));
+        }
+    };
+    let from = match &envelope.sender {
+        ReversePath::Null => String::new(),
+        ReversePath::Address(a) => a.to_string(),
+    };
+    let to = rcpt.address.to_string();
+    let mut msg = MessageContext::new(message, &from, &to);
+    if rcpt.address.domain().is_none() {
+        // A bare local part: the user's addresses are whatever this host's domains make it.
+        msg.own_addresses.push(format!("{to}@{}", ctx.servername));
+        if let Some(d) = ctx.conf.get_str("defaultdomain").filter(|d| !d.is_empty()) {
+            msg.own_addresses.push(format!("{to}@{d}"));
+        }
+    }
+    let outcome = evaluate(&script, &msg);
+    if let Some(e) = &outcome.error {
+        tracing::warn!(user = %userid, script = %script_name, "sieve run-time error: {e}; keeping");
+    }
+    if let Some(why) = outcome.vacation_skipped {
+        tracing::debug!(user = %userid, "sieve: no vacation reply: {why}");
+    }
+    let mut plan = Plan {
+        userid: userid.to_owned(),
+        fallback: Some(inbox.clone()),
+        ..Plan::default()
+    };
+    let add = |plan: &mut Plan, id: MailboxId, flags: Flags| match plan
+        .targets
+        .iter_mut()
+        .find(|(t, _)| *t == id)
+    {
+        Some((_, f)) => *f = f.apply(crate::store::FlagMode::Add, &flags),
+        None => plan.targets.push((id, flags)),
+    };
+    for action in outcome.actions {
+        match action {
+            Action::Keep { flags } => add(&mut plan, default_target.clone(), sieve_flags(&flags)),
+            Action::FileInto { mailbox, flags, .. } => {
+                let target = fileinto_target(ctx, userid, &mailbox).unwrap_or_else(|| {
+                    tracing::info!(user = %userid, "sieve: fileinto {mailbox:?}: no such folder here; keeping in INBOX");
+                    inbox.clone()
+                });
+                add(&mut plan, target, sieve_flags(&flags));
+            }
+            Action::Discard => {
+                tracing::info!(user = %userid, "sieve: message discarded");
+            }
+            Action::Reject { reason } => {
+                tracing::info!(user = %userid, "sieve: message rejected");
+                let text = format!("5.7.1 {}", super::sieve::reject_text(&reason));
+                return Err(Reply::line(550, &text).unwrap_or_else(|_| io_error()));
+            }
+            Action::Redirect { address, .. } => plan.sends.push(Outgoing::Redirect(address)),
+            Action::Vacation(v) => plan.sends.push(Outgoing::Vacation(v)),
+        }
+    }
+    Ok(plan)
+}
+
+/// Hands a stored recipient's redirects and vacation reply to `sendmail`. Returns the INBOX
+/// when a send failed and the message is not stored there yet: the message must then be kept.
+fn run_sends(ctx: &Context, envelope: &Envelope, plan: &Plan, message: &[u8]) -> Option<MailboxId> {
+    let mut failed = false;
+    for send in &plan.sends {
+        match send {
+            Outgoing::Redirect(to) => {
+                let from = match &envelope.sender {
+                    ReversePath::Null => "<>".to_string(),
+                    ReversePath::Address(a) => a.to_string(),
+                };
+                if let Err(e) = ctx.sieve.send(&from, to, message) {
+                    tracing::warn!(user = %plan.userid, "sieve: redirect to {to}: {e}; keeping in INBOX");
+                    failed = true;
+                }
+            }
+            Outgoing::Vacation(v) => match ctx.sieve.vacation(&plan.userid, v, &ctx.servername) {
+                Ok(true) => {
+                    tracing::info!(user = %plan.userid, "sieve: vacation reply sent to {}", v.to)
+                }
+                Ok(false) => {
+                    tracing::debug!(user = %plan.userid, "sieve: vacation already sent to {}", v.to)
+                }
+                Err(e) => {
+                    tracing::warn!(user = %plan.userid, "sieve: vacation reply to {}: {e}; keeping in INBOX", v.to);
+                    failed = true;
+                }
+            },
+        }
+    }
+    let inbox = plan.fallback.clone()?;
+    (failed && !plan.targets.iter().any(|(t, _)| *t == inbox)).then_some(inbox)
 }
 
 /// Most deliveries committed by one store transaction.
@@ -402,12 +614,12 @@ pub fn deliver_all(
     message: &[u8],
     session_id: &str,
 ) -> Vec<Reply> {
-    let plans: Vec<Result<Vec<(MailboxId, Flags)>, Reply>> = rcpts
+    let plans: Vec<Result<Plan, Reply>> = rcpts
         .iter()
         .map(|r| deliver_to_user(ctx, envelope, r, message))
         .collect();
     let mut targets: Vec<(MailboxId, Flags)> = Vec::new();
-    for (id, flags) in plans.iter().flatten().flatten() {
+    for (id, flags) in plans.iter().flatten().flat_map(|p| &p.targets) {
         // Two recipients naming one mailbox get one copy (duplicate suppression).
         if !targets.iter().any(|(t, _)| t == id) {
             targets.push((id.clone(), flags.clone()));
@@ -416,32 +628,59 @@ pub fn deliver_all(
     let ok = || Reply::delivered(session_id).unwrap_or_else(|_| Reply::rcpt_ok());
     let now = crate::store::InternalDate::now();
     let all = ctx.committer.deliver(&ctx.store, message, now, &targets);
-    match all {
+    let replies: Vec<Result<(), Reply>> = match all {
         Ok(_) => plans
-            .into_iter()
-            .map(|p| p.map(|_| ok()).unwrap_or_else(|r| r))
+            .iter()
+            .map(|p| p.as_ref().map(|_| ()).map_err(Clone::clone))
             .collect(),
         Err(e) if e.is_temporary() => {
             tracing::warn!("delivery failed: {e}");
             plans
-                .into_iter()
-                .map(|p| p.map(|_| io_error()).unwrap_or_else(|r| r))
+                .iter()
+                .map(|p| match p {
+                    Ok(_) => Err(io_error()),
+                    Err(r) => Err(r.clone()),
+                })
                 .collect()
         }
         Err(e) => {
             tracing::info!("delivery failed ({e}); retrying each recipient alone");
             plans
-                .into_iter()
+                .iter()
                 .map(|p| match p {
-                    Err(r) => r,
-                    Ok(t) => match ctx.committer.deliver(&ctx.store, message, now, &t) {
-                        Ok(_) => ok(),
-                        Err(e) => store_reply(&e),
+                    Err(r) => Err(r.clone()),
+                    Ok(p) => match ctx.committer.deliver(&ctx.store, message, now, &p.targets) {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(store_reply(&e)),
                     },
                 })
                 .collect()
         }
+    };
+    // Sieve's mail goes out only for stored messages; a failed send keeps the message in the
+    // INBOX, which is then one more (small) commit.
+    let mut keep: Vec<(MailboxId, Flags)> = Vec::new();
+    for (plan, stored) in plans.iter().zip(&replies) {
+        if let (Ok(plan), Ok(())) = (plan, stored) {
+            if plan.sends.is_empty() {
+                continue;
+            }
+            if let Some(inbox) = run_sends(ctx, envelope, plan, message) {
+                if !keep.iter().any(|(t, _)| *t == inbox) {
+                    keep.push((inbox, Flags::new()));
+                }
+            }
+        }
     }
+    if !keep.is_empty() {
+        if let Err(e) = ctx.committer.deliver(&ctx.store, message, now, &keep) {
+            tracing::error!("keeping after a failed sieve send: {e}");
+        }
+    }
+    replies
+        .into_iter()
+        .map(|r| r.map(|()| ok()).unwrap_or_else(|r| r))
+        .collect()
 }
 
 /// Makes a received message storable: bare LF becomes CRLF (as Cyrus stores it); NUL or a

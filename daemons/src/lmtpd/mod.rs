@@ -19,9 +19,11 @@
 //!   transaction is durable, so a crash never loses an acknowledged message. Storage trouble is
 //!   `451 4.3.0` (the MTA retries); it never bounces.
 //!
-//! Each recipient's targets are chosen by [`deliver::deliver_to_user`], the hook for sieve.
+//! Each recipient's targets are chosen by [`deliver::deliver_to_user`], which runs the user's
+//! active sieve script ([`sieve`]).
 
 pub mod deliver;
+pub mod sieve;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +72,8 @@ pub struct Context {
     pub options: DeliveryOptions,
     /// Groups concurrent deliveries into one store transaction.
     pub committer: deliver::Committer,
+    /// Compiled sieve scripts, `sendmail`, vacation bookkeeping.
+    pub sieve: sieve::SieveState,
     /// Framing limits.
     pub limits: Limits,
     /// Live TCP connections.
@@ -104,6 +108,11 @@ impl Context {
                 postuser: conf.get_str("postuser").unwrap_or_default(),
             },
             committer: deliver::Committer::default(),
+            sieve: sieve::SieveState::new(
+                conf.get_str("sendmail")
+                    .unwrap_or_else(|| "/usr/sbin/sendmail".into()),
+                &service::configdir(&conf)?,
+            ),
             limits: Limits::default(),
             connections: Arc::new(ConnCounter::default()),
             failed_login_pause: service::failed_login_pause(&conf),

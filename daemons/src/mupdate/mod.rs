@@ -64,15 +64,28 @@ pub fn client_tls(conf: &ImapdConf) -> Result<Option<Arc<rustls::ClientConfig>>,
     client_config(&verify).map(Some).map_err(|e| e.to_string())
 }
 
-/// STARTTLS configuration from `tls_server_cert`/`tls_server_key`, if set.
+/// STARTTLS configuration from `tls_server_cert`/`tls_server_key`, if set; client
+/// certificates are asked for with `tls_client_ca_file` and `tls_client_certs`.
 pub fn server_tls(conf: &ImapdConf) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
     match (
         conf.get_str("tls_server_cert"),
         conf.get_str("tls_server_key"),
     ) {
-        (Some(c), Some(k)) => crate::tls::server_config(Path::new(&c), Path::new(&k))
-            .map(Some)
-            .map_err(|e| e.to_string()),
+        (Some(c), Some(k)) => {
+            // Client certificates are asked for when a CA for them is configured and
+            // `tls_client_certs` (Cyrus: off, optional, require; default optional) allows.
+            let mode = conf.get_str("tls_client_certs");
+            let clients = conf
+                .get_str("tls_client_ca_file")
+                .filter(|f| !f.is_empty() && mode.as_deref() != Some("off"))
+                .map(|f| crate::tls::ClientCertPolicy {
+                    ca_file: f.into(),
+                    require: mode.as_deref() == Some("require"),
+                });
+            crate::tls::server_config_with_clients(Path::new(&c), Path::new(&k), clients.as_ref())
+                .map(Some)
+                .map_err(|e| e.to_string())
+        }
         _ => Ok(None),
     }
 }

@@ -5,20 +5,32 @@
 //!
 //! | commands | where |
 //! |---|---|
-//! | CAPABILITY, ID, NAMESPACE, ENABLE, LOGOUT, LIST, RLIST, GETACL, MYRIGHTS, LISTRIGHTS | here |
+//! | CAPABILITY, ID, NAMESPACE, LOGOUT, GETACL, MYRIGHTS, LISTRIGHTS | here |
+//! | ENABLE | here, then on every backend connection of the session, now and later |
+//! | LIST, RLIST | here; with RETURN/selection options, subscriptions from the INBOX backend and special-use and STATUS from each mailbox's backend ([`list`]) |
 //! | SELECT, EXAMINE | the mailbox's backend, which becomes the current one |
 //! | FETCH, STORE, SEARCH, UID …, EXPUNGE, CLOSE, UNSELECT, CHECK, IDLE, NOOP | the current backend |
 //! | COPY, MOVE | the current backend, or emulated across backends (§4.7) |
-//! | LSUB, RLSUB, SUBSCRIBE, UNSUBSCRIBE, LIST with subscriptions | the INBOX backend |
+//! | LSUB, RLSUB, SUBSCRIBE, UNSUBSCRIBE | the INBOX backend |
+//! | GETQUOTA, SETQUOTA | the quota root's backend, if the whole hierarchy lives there |
 //! | CREATE | the server named, the parent's, or the least used one; then the slave is kicked |
-//! | DELETE, RENAME (XFER for another server), STATUS, APPEND, ACL changes, quota, metadata | the mailbox's backend |
+//! | DELETE, RENAME (XFER for another server), STATUS, APPEND, ACL changes, GETQUOTAROOT, metadata | the mailbox's backend |
 //!
 //! Relayed commands keep the client's tag and bytes; a synchronising literal (already answered
 //! by our framer) goes on as `{n+}`. Responses are relayed byte for byte up to the tagged one.
 //! A backend that cannot be reached gives `NO [UNAVAILABLE]`; losing the selected one ends the
 //! client's session with `BYE`, as Cyrus does. Nothing here touches other sessions.
+//!
+//! As in Cyrus, a command that does not concern the selected mailbox's backend is followed by
+//! a `NOOP` there, whose untagged data (EXISTS, EXPUNGE, ...) the client gets before its tagged
+//! answer. Cached connections to other backends are closed after `proxyd_backend_timeout`
+//! (default 5 minutes) without use, and reopened when needed. Clients that announced they
+//! follow referrals (RLIST, RLSUB, `LIST (REMOTE)`) get `NO [REFERRAL ...]` for SELECT,
+//! EXAMINE, APPEND, DELETE, admins' CREATE and ACL changes, and STATUS with
+//! `proxyd_allow_status_referral`; `proxyd_disable_mailbox_referrals` turns referrals off.
 
 pub mod backend;
+pub mod list;
 pub mod lmtp;
 pub mod pop3;
 
@@ -26,9 +38,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use protocol::acl::{Acl, Rights};
-use protocol::imap::command::{
-    Command, CommandBody, CreateArgs, CreateParam, ListReturn, ListSelect,
-};
+use protocol::imap::command::{Command, CommandBody, CreateArgs, CreateParam};
 use protocol::imap::framing::literal_header;
 use protocol::imap::response::{Data, FetchItem, Response};
 use protocol::imap::types::{Flag, Tag};
@@ -44,6 +54,11 @@ pub const KICK_TIMEOUT: Duration = Duration::from_secs(5);
 /// A cached connection idle longer than this gets a NOOP before it is reused.
 const STALE_AFTER: Duration = Duration::from_secs(5);
 
+/// How long a cached backend connection that holds no selected mailbox may stay idle before
+/// it is closed (Cyrus closes them after 5 minutes). `proxyd_backend_timeout` (our option, a
+/// duration) changes it; the next command that needs that backend reconnects.
+pub const BACKEND_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
 const UNAVAILABLE: &str = "Server(s) unavailable to complete operation";
 
 /// A session's backend connections.
@@ -55,12 +70,73 @@ pub struct State {
     /// A referral went out: the client may have changed the backend directly, so the next
     /// command first waits for the local slave to catch up (reference §1.10).
     kick_next: bool,
+    /// The command being routed talked to the current backend (so its pending untagged data
+    /// reached the client; otherwise a NOOP fetches it, reference §4.3 `imapd_check`).
+    used_current: bool,
+    /// `proxyd_backend_timeout`, read on first use.
+    idle_limit: Option<Duration>,
 }
 
 impl State {
     /// The server holding the selected mailbox.
     pub fn current(&self) -> Option<&str> {
         self.current.as_deref()
+    }
+
+    /// The servers this session holds a connection to.
+    pub fn open_servers(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.conns.keys().cloned().collect();
+        v.sort();
+        v
+    }
+}
+
+fn idle_limit(s: &mut Session) -> Duration {
+    if let Some(d) = s.proxy.idle_limit {
+        return d;
+    }
+    let d = s
+        .ctx
+        .conf
+        .get_duration("proxyd_backend_timeout")
+        .filter(|d| !d.is_zero())
+        .unwrap_or(BACKEND_IDLE_TIMEOUT);
+    s.proxy.idle_limit = Some(d);
+    d
+}
+
+/// When the next cached backend connection (not the selected one) becomes idle too long.
+pub fn next_expiry(s: &mut Session) -> Option<tokio::time::Instant> {
+    if s.proxy.conns.is_empty() {
+        return None;
+    }
+    let limit = idle_limit(s);
+    let current = s.proxy.current.as_deref();
+    s.proxy
+        .conns
+        .values()
+        .filter(|b| Some(b.server.as_str()) != current)
+        .map(|b| tokio::time::Instant::from_std(b.last_used) + limit)
+        .min()
+}
+
+/// Closes the cached backend connections idle for too long (never the selected one); the
+/// next command that needs one of those backends opens a new connection.
+pub async fn expire_idle(s: &mut Session) {
+    let limit = idle_limit(s);
+    let current = s.proxy.current.clone();
+    let expired: Vec<String> = s
+        .proxy
+        .conns
+        .values()
+        .filter(|b| Some(&b.server) != current.as_ref() && b.last_used.elapsed() >= limit)
+        .map(|b| b.server.clone())
+        .collect();
+    for server in expired {
+        if let Some(b) = s.proxy.conns.remove(&server) {
+            tracing::debug!(peer = %s.peer, backend = %server, "closing an idle backend connection");
+            b.logout().await;
+        }
     }
 }
 
@@ -209,6 +285,9 @@ fn server_of(e: &MailboxEntry) -> String {
 
 /// Gets a connection to `server` (cached for the session, checked if idle for a while).
 async fn backend(s: &mut Session, server: &str) -> Result<Backend, BackendError> {
+    if s.proxy.current.as_deref() == Some(server) {
+        s.proxy.used_current = true;
+    }
     if let Some(mut b) = s.proxy.conns.remove(server) {
         let fresh = b.last_used.elapsed() < STALE_AFTER;
         if fresh || s.proxy.current.as_deref() == Some(server) || b.alive().await {
@@ -216,7 +295,101 @@ async fn backend(s: &mut Session, server: &str) -> Result<Backend, BackendError>
         }
     }
     let user = s.user_name().to_owned();
-    Backend::connect(&s.ctx.conf, server, &user).await
+    let mut b = Backend::connect(&s.ctx.conf, server, &user).await?;
+    // The client's ENABLEd extensions hold on every backend of the session (§4.3); the
+    // client already had its one ENABLED answer, so the backend's is not relayed.
+    if !s.enabled.is_empty() {
+        let cmd = format!("ENABLE {}", s.enabled.join(" "));
+        b.command(cmd.as_bytes()).await?;
+    }
+    Ok(b)
+}
+
+/// ENABLE: answered here (one ENABLED line for the client), then sent on to every backend the
+/// session holds a connection to; backends opened later get it when they are opened.
+async fn enable(s: &mut Session, cmd: Command) -> HResult {
+    let before = s.enabled.clone();
+    s.dispatch(cmd).await?;
+    let new: Vec<String> = s
+        .enabled
+        .iter()
+        .filter(|c| !before.contains(c))
+        .cloned()
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    let text = format!("ENABLE {}", new.join(" "));
+    for server in s.proxy.open_servers() {
+        let Some(mut b) = s.proxy.conns.remove(&server) else {
+            continue;
+        };
+        match b.command(text.as_bytes()).await {
+            Ok((untagged, _)) => {
+                // Anything else the backend had pending still goes to the client.
+                for l in untagged {
+                    if !l.starts_with(b"* ENABLED") {
+                        s.out.extend_from_slice(&l);
+                    }
+                }
+                put_back(s, b);
+            }
+            Err(e) => {
+                tracing::warn!(peer = %s.peer, "backend {e}");
+                if s.proxy.current.as_deref() == Some(server.as_str()) {
+                    lost_current(s);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The backend holding the selected mailbox went away: the session ends with BYE (§4.3).
+fn lost_current(s: &mut Session) {
+    s.proxy.current = None;
+    s.out
+        .extend_from_slice(b"* BYE Fatal error: Lost connection to selected backend\r\n");
+    s.phase = Phase::Logout;
+}
+
+/// Before answering a command that did not concern the selected mailbox's backend, ask it for
+/// news (`NOOP`) and give the client its untagged data (EXISTS, EXPUNGE, FETCH) ahead of the
+/// tagged answer, as Cyrus's `imapd_check` does.
+async fn check_current(s: &mut Session, tag: &Tag) {
+    let Some(server) = s.proxy.current.clone() else {
+        return;
+    };
+    let Some(mut b) = s.proxy.conns.remove(&server) else {
+        return;
+    };
+    match b.command(b"NOOP").await {
+        Ok((untagged, _)) => {
+            put_back(s, b);
+            if untagged.is_empty() {
+                return;
+            }
+            let news: Vec<u8> = untagged.concat();
+            let at = tagged_start(&s.out, &tag_bytes(tag)).unwrap_or(s.out.len());
+            s.out.splice(at..at, news);
+        }
+        Err(e) => {
+            tracing::warn!(peer = %s.peer, "backend {e}");
+            lost_current(s);
+        }
+    }
+}
+
+/// Where the tagged line for `tag` starts in the queued output: it is the last line (a
+/// tagged line carries no literal).
+fn tagged_start(out: &[u8], tag: &[u8]) -> Option<usize> {
+    let body = out.strip_suffix(b"\r\n")?;
+    let start = body
+        .windows(2)
+        .rposition(|w| w == b"\r\n")
+        .map_or(0, |p| p + 2);
+    let line = out.get(start..)?;
+    (line.starts_with(tag) && line.get(tag.len()) == Some(&b' ')).then_some(start)
 }
 
 fn put_back(s: &mut Session, b: Backend) {
@@ -292,13 +465,7 @@ async fn forward(
 /// Reports a backend failure: `BYE` when it held the selected mailbox (the session ends),
 /// else `NO [UNAVAILABLE]`.
 fn unavailable(s: &mut Session, tag: &Tag, server: &str, e: &BackendError) -> HResult {
-    tracing::warn!(peer = %s.peer, "backend {e}");
-    s.proxy.conns.remove(server);
-    if s.proxy.current.as_deref() == Some(server) {
-        s.proxy.current = None;
-        s.out
-            .extend_from_slice(b"* BYE Fatal error: Lost connection to selected backend\r\n");
-        s.phase = Phase::Logout;
+    if unavailable_line(s, server, e) {
         return Ok(());
     }
     match e {
@@ -314,6 +481,24 @@ fn unavailable(s: &mut Session, tag: &Tag, server: &str, e: &BackendError) -> HR
         ),
     }
     Ok(())
+}
+
+/// Forgets a failed backend connection; when it held the selected mailbox the session ends
+/// with `BYE` (returns true then).
+fn unavailable_line(s: &mut Session, server: &str, e: &BackendError) -> bool {
+    tracing::warn!(peer = %s.peer, "backend {e}");
+    s.proxy.conns.remove(server);
+    if s.proxy.current.as_deref() == Some(server) {
+        lost_current(s);
+        return true;
+    }
+    false
+}
+
+/// Whether this session gets referrals instead of proxying: the client showed it follows
+/// them (RLIST, RLSUB, `LIST (REMOTE)`) and `proxyd_disable_mailbox_referrals` is off.
+fn referrals(s: &Session) -> bool {
+    s.referrals_ok && !s.ctx.conf.get_switch("proxyd_disable_mailbox_referrals")
 }
 
 fn miss(s: &mut Session, tag: &Tag, m: Miss) -> HResult {
@@ -340,12 +525,25 @@ fn refer(s: &mut Session, tag: &Tag, server: &str, external: &[u8]) -> HResult {
     Ok(())
 }
 
-/// Routes one command of an authenticated frontend session.
+/// Routes one command of an authenticated frontend session. A command that did not talk to
+/// the selected mailbox's backend is followed by a check of that backend (see
+/// [`check_current`]).
 pub async fn dispatch(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
     let tag = cmd.tag.clone();
     if std::mem::take(&mut s.proxy.kick_next) {
         kick(s).await;
     }
+    let logout = matches!(cmd.body, CommandBody::Logout);
+    s.proxy.used_current = false;
+    route(s, raw, cmd).await?;
+    if !logout && s.phase != Phase::Logout && !s.proxy.used_current {
+        check_current(s, &tag).await;
+    }
+    Ok(())
+}
+
+async fn route(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
+    let tag = cmd.tag.clone();
     match &cmd.body {
         CommandBody::Noop
         | CommandBody::Check
@@ -367,6 +565,7 @@ pub async fn dispatch(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
             r
         }
         CommandBody::Idle => idle(s, &tag, &raw).await,
+        CommandBody::Enable(_) => enable(s, cmd).await,
         CommandBody::Logout => {
             for (_, b) in s.proxy.conns.drain() {
                 b.logout().await;
@@ -377,27 +576,6 @@ pub async fn dispatch(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
         CommandBody::Select { mailbox, .. } | CommandBody::Examine { mailbox, .. } => {
             let mailbox = mailbox.clone();
             select(s, &tag, &mailbox, &raw).await
-        }
-        CommandBody::List {
-            selection, returns, ..
-        } if selection.contains(&ListSelect::Subscribed)
-            || returns.iter().any(|r| {
-                matches!(
-                    r,
-                    ListReturn::Subscribed | ListReturn::Status(_) | ListReturn::SpecialUse
-                )
-            }) =>
-        {
-            if selection.contains(&ListSelect::Remote) {
-                s.referrals_ok = true;
-            }
-            if inbox_server(s).await.is_err() && !selection.contains(&ListSelect::Subscribed) {
-                // No INBOX (an administrator, say): no subscriptions to add, so the list comes
-                // from the local database like a plain LIST. cyradm always asks
-                // `RETURN (SUBSCRIBED)`, so `lm` as admin depends on this.
-                return s.dispatch(cmd).await;
-            }
-            to_inbox_backend(s, &tag, &raw).await
         }
         CommandBody::Lsub { .. } | CommandBody::Rlsub { .. } => {
             if matches!(cmd.body, CommandBody::Rlsub { .. }) {
@@ -456,8 +634,13 @@ pub async fn dispatch(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
             let (mailbox, entries) = (mailbox.clone(), entries.clone());
             get_metadata(s, &tag, &mailbox, &entries, &raw).await
         }
-        CommandBody::Status { mailbox, .. }
-        | CommandBody::GetQuotaRoot { mailbox }
+        CommandBody::Status { mailbox, .. } if !mailbox.is_empty() => {
+            // STATUS is referred only when the administrator allows it (§4.10).
+            let mailbox = mailbox.clone();
+            let referable = s.ctx.conf.get_switch("proxyd_allow_status_referral");
+            to_mailbox(s, &tag, &mailbox, &raw, referable).await
+        }
+        CommandBody::GetQuotaRoot { mailbox }
         | CommandBody::SetMetadata { mailbox, .. }
         | CommandBody::GetMetadata { mailbox, .. }
             if !mailbox.is_empty() =>
@@ -467,7 +650,8 @@ pub async fn dispatch(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
         }
         CommandBody::GetQuota { root } | CommandBody::SetQuota { root, .. } => {
             let root = root.clone();
-            to_mailbox(s, &tag, &root, &raw, false).await
+            let get = matches!(cmd.body, CommandBody::GetQuota { .. });
+            quota(s, &tag, &root, get, &raw).await
         }
         CommandBody::Copy { mailbox, uid, .. } | CommandBody::Move { mailbox, uid, .. } => {
             let is_move = matches!(cmd.body, CommandBody::Move { .. });
@@ -586,7 +770,7 @@ async fn to_mailbox(
         Err(m) => return miss(s, tag, m),
     };
     let server = server_of(&entry);
-    if referable && s.referrals_ok {
+    if referable && referrals(s) {
         return refer(s, tag, &server, mailbox);
     }
     forward(s, &server, tag, raw).await.map(|_| ())
@@ -663,7 +847,34 @@ async fn get_metadata(
     }
 }
 
+/// GETQUOTA, SETQUOTA: to the backend holding the quota root, provided every mailbox under
+/// the root is on that backend too (a quota is kept by one backend, reference §4.4).
+async fn quota(s: &mut Session, tag: &Tag, root: &[u8], get: bool, raw: &[u8]) -> HResult {
+    let (name, entry) = match lookup(s, root).await {
+        Ok(x) => x,
+        // Cyrus words a missing root differently for the two commands.
+        Err(_) if get => return miss(s, tag, Miss("Quota root does not exist")),
+        Err(m) => return miss(s, tag, m),
+    };
+    let server = server_of(&entry);
+    let all = crate::imapd::mailboxes::subtree(&s.ctx, name.as_str()).unwrap_or_default();
+    let split = all.iter().any(|e| {
+        matches!(e.state(), MbState::Remote | MbState::Local)
+            && e.server.as_deref() != Some(server.as_str())
+    });
+    if split {
+        s.no(
+            tag,
+            "This mailbox hierarchy does not exist on a single backend server.",
+        );
+        return Ok(());
+    }
+    forward(s, &server, tag, raw).await.map(|_| ())
+}
+
 async fn select(s: &mut Session, tag: &Tag, mailbox: &[u8], raw: &[u8]) -> HResult {
+    // SELECT either goes to the current backend or unselects there first: no check needed.
+    s.proxy.used_current = true;
     let (_, entry) = match lookup(s, mailbox).await {
         Ok(x) => x,
         Err(m) => {
@@ -674,7 +885,7 @@ async fn select(s: &mut Session, tag: &Tag, mailbox: &[u8], raw: &[u8]) -> HResu
         }
     };
     let server = server_of(&entry);
-    if s.referrals_ok {
+    if referrals(s) {
         return refer(s, tag, &server, mailbox);
     }
     if s.proxy.current.as_deref().is_some_and(|c| c != server) {
@@ -794,7 +1005,7 @@ async fn create(
             }
         },
     };
-    if s.referrals_ok && s.is_admin() {
+    if referrals(s) && s.is_admin() {
         // As Cyrus: a server that cannot be reached is reported here, not referred to.
         match backend(s, &server).await {
             Ok(b) => put_back(s, b),

@@ -2,6 +2,11 @@
 //! AUTH PLAIN); the INBOX is looked up in the local copy of the MUPDATE database; the proxy
 //! logs in to that backend's pop3 as `proxy_authname` with the user as authorisation id, says
 //! `+OK` with the backend's text, and from then on copies bytes both ways.
+//!
+//! With `tls_server_cert`/`tls_server_key` set, CAPA offers `STLS` (RFC 2595) and pop3s
+//! (implicit TLS) is served; the client's TLS ends here, and the backend session behind it is
+//! the same as for a plain client. Without `allowplaintext`, USER/PASS and AUTH PLAIN need
+//! TLS first.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +14,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use protocol::config::imapd::ImapdConf;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +33,7 @@ pub struct Context {
     mboxdb: MailboxDb,
     configdir: std::path::PathBuf,
     auth: ServerAuth,
+    tls: Option<Arc<rustls::ServerConfig>>,
     failed_login_pause: Duration,
     connections: Arc<ConnCounter>,
 }
@@ -90,8 +96,38 @@ async fn backend(
     }
 }
 
+/// The CAPA answer: STLS only while it can still be used.
+fn capa(ctx: &Context, tls: bool) -> String {
+    let mut out = String::from("+OK List of capabilities follows\r\n");
+    if tls || ctx.conf.allowplaintext() {
+        out.push_str("SASL PLAIN\r\n");
+    }
+    if ctx.tls.is_some() && !tls {
+        out.push_str("STLS\r\n");
+    }
+    out.push_str(
+        "EXPIRE NEVER\r\nLOGIN-DELAY 0\r\nTOP\r\nUIDL\r\nPIPELINING\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n",
+    );
+    if tls || ctx.conf.allowplaintext() {
+        out.push_str("USER\r\n");
+    }
+    out.push_str(&format!(
+        "IMPLEMENTATION Cyrus POP3 {}\r\n.\r\n",
+        crate::imapd::VERSION
+    ));
+    out
+}
+
 /// Serves one client.
-pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(ctx: Arc<Context>, conn: S) {
+pub async fn handle(ctx: Arc<Context>, mut conn: Conn, implicit_tls: bool) {
+    if implicit_tls {
+        let Some(cfg) = ctx.tls.clone() else {
+            return;
+        };
+        if conn.accept_tls(cfg).await.is_err() {
+            return;
+        }
+    }
     let mut r = BufReader::new(conn);
     let greeting = format!(
         "+OK {} Cyrus POP3 {} server ready <{}.{}@{}>\r\n",
@@ -117,8 +153,40 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(ctx: Arc<Context>, conn: 
             .to_owned();
         let (verb, arg) = text.split_once(' ').unwrap_or((text.as_str(), ""));
         let mut login: Option<(String, Option<String>, String)> = None;
+        let tls = r.get_ref().is_tls();
+        let plaintext_ok = tls || ctx.conf.allowplaintext();
         let reply: String = match verb.to_ascii_uppercase().as_str() {
-            "CAPA" => "+OK List of capabilities follows\r\nUSER\r\nSASL PLAIN\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nTOP\r\nUIDL\r\n.\r\n".into(),
+            "CAPA" => capa(&ctx, tls),
+            "STLS" => {
+                let Some(cfg) = ctx.tls.clone().filter(|_| !tls) else {
+                    if r.get_mut()
+                        .write_all(b"-ERR STLS not available\r\n")
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    continue;
+                };
+                if r.get_mut()
+                    .write_all(b"+OK Begin TLS negotiation now\r\n")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                // Anything pipelined after STLS was sent in the clear: dropped (RFC 2595 §4).
+                let mut conn = r.into_inner();
+                if conn.accept_tls(cfg).await.is_err() {
+                    return;
+                }
+                r = BufReader::new(conn);
+                pending_user = None;
+                continue;
+            }
+            "USER" | "PASS" | "AUTH" if !plaintext_ok => {
+                "-ERR [AUTH] USER command only available under a layer\r\n".into()
+            }
             "USER" if !arg.is_empty() => {
                 pending_user = Some(arg.to_owned());
                 "+OK Name is a valid mailbox\r\n".into()
@@ -224,17 +292,19 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(ctx: Arc<Context>, conn: 
 }
 
 /// Runs the POP3 proxy on `listener` until `shutdown` (the signature of
-/// [`crate::pop3d::run`], which calls this on a frontend). Implicit TLS is not offered here.
+/// [`crate::pop3d::run`], which calls this on a frontend).
 pub async fn run(
     conf: ImapdConf,
     implicit_tls: bool,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), String> {
-    if implicit_tls {
-        return Err("the POP3 proxy does not serve implicit TLS yet".into());
+    let tls = crate::service::server_tls(&conf)?;
+    if implicit_tls && tls.is_none() {
+        return Err("pop3s needs tls_server_cert and tls_server_key".into());
     }
     let ctx = Arc::new(Context {
+        tls,
         servername: conf.servername().unwrap_or_else(|| "localhost".into()),
         configdir: crate::service::configdir(&conf)?,
         mboxdb: crate::service::open_mboxdb(&conf)?,
@@ -248,7 +318,7 @@ pub async fn run(
         let ctx = ctx.clone();
         async move {
             let _guard = guard;
-            handle(ctx, Conn::Net(stream)).await
+            handle(ctx, Conn::Net(stream), implicit_tls).await
         }
     })
     .await;

@@ -571,13 +571,7 @@ pub async fn gather(topo: &Topology, user: &str, pw: &str) -> (Views, Vec<String
         cafile: topo.state_dir.as_ref().map(|d| d.join("tls/ca.pem")),
         ..Default::default()
     };
-    let servername = |b: &super::Host| {
-        b.configdir
-            .as_ref()
-            .and_then(|c| c.parent())
-            .and_then(|d| super::conf_value(d, "servername"))
-            .unwrap_or_else(|| b.name.clone())
-    };
+    let servername = |b: &super::Host| b.conf("servername").unwrap_or_else(|| b.name.clone());
     // Local databases are read on threads while the master streams its list.
     let mut jobs = Vec::new();
     for b in &topo.backends {

@@ -3,12 +3,16 @@
 //! * `murderlist` (`lmurder`): the master's mailbox list over MUPDATE, streamed.
 //! * `murderdiff` (`mdiff`): each backend's list, the master's and each frontend slave's,
 //!   compared mailbox by mailbox ([`diff`]).
+//! * `movemailboxes` (`mmove`, `bulkmove`): many users or mailboxes moved to one backend,
+//!   N at a time, with a journal to resume from ([`bulkmove`]).
 //! * `murderstatus` (`mstatus`): every server up or down, its banner and latency, and each
 //!   frontend slave's connection to the master ([`status`]).
 //!
-//! Where the murder is comes from the local murder's state directory (`$MURDER_HOME`:
-//! `murder.json` with the ports, and each host's `imapd.conf`), or from options
-//! (`--mupdate HOST:PORT`, `--backend NAME=HOST:PORT`, ...).
+//! Where the murder is comes from a topology file (`--topology FILE`, else
+//! `$MURDER_HOME/topology.json` when it exists; see [`Topology::from_file`]), else the local
+//! murder's state directory (`$MURDER_HOME`: `murder.json` with the ports, and each host's
+//! `imapd.conf`), with options on top (`--mupdate HOST:PORT`, `--backend NAME=HOST:PORT`,
+//! ...).
 //!
 //! ```
 //! use murder_shell::murder::diff::{diff, Entry, View, Views};
@@ -22,6 +26,7 @@
 //! assert_eq!(report.exit_code(), 1);
 //! ```
 
+pub mod bulkmove;
 pub mod diff;
 pub mod list;
 pub mod resync;
@@ -61,8 +66,41 @@ pub struct Host {
     /// Port of the service looked at (IMAP for backends and frontends, MUPDATE for the
     /// master and slaves).
     pub port: u16,
-    /// Its configdirectory, when its files are on this machine.
+    /// Its configdirectory, when its files are on this machine and in our format (its
+    /// mailboxes.db is then read directly).
     pub configdir: Option<PathBuf>,
+    /// Its `imapd.conf`, when it is on this machine and not beside the configdirectory
+    /// (a real Cyrus host): the role checks read identities from it.
+    pub imapd_conf: Option<PathBuf>,
+}
+
+impl Host {
+    /// A host known only by its address.
+    pub fn at(name: &str, host: &str, port: u16) -> Host {
+        Host {
+            name: name.to_owned(),
+            host: host.to_owned(),
+            port,
+            configdir: None,
+            imapd_conf: None,
+        }
+    }
+
+    /// The `imapd.conf` this host runs with, if it is on this machine: [`Host::imapd_conf`],
+    /// else the one beside the configdirectory (the local murder's layout).
+    pub fn conf_path(&self) -> Option<PathBuf> {
+        self.imapd_conf.clone().or_else(|| {
+            self.configdir
+                .as_ref()
+                .and_then(|c| c.parent())
+                .map(|d| d.join("imapd.conf"))
+        })
+    }
+
+    /// One `key: value` of this host's `imapd.conf`.
+    pub fn conf(&self, key: &str) -> Option<String> {
+        conf_file_value(&self.conf_path()?, key)
+    }
 }
 
 /// The murder as the commands see it.
@@ -82,16 +120,126 @@ pub struct Topology {
     pub state_dir: Option<PathBuf>,
 }
 
-/// Reads one `key: value` of an `imapd.conf`.
+/// Reads one `key: value` of the `imapd.conf` in `dir`.
 pub fn conf_value(dir: &Path, key: &str) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join("imapd.conf")).ok()?;
+    conf_file_value(&dir.join("imapd.conf"), key)
+}
+
+/// Reads one `key: value` of an `imapd.conf` file.
+pub fn conf_file_value(path: &Path, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
     text.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         (k.trim() == key).then(|| v.trim().to_owned())
     })
 }
 
+/// The topology file looked for in `$MURDER_HOME` when `--topology` is not given.
+pub const TOPOLOGY_FILE: &str = "topology.json";
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostFile {
+    name: String,
+    address: String,
+    #[serde(default)]
+    configdir: Option<PathBuf>,
+    #[serde(default)]
+    imapd_conf: Option<PathBuf>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminFile {
+    user: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopologyFile {
+    #[serde(default)]
+    master: Option<HostFile>,
+    #[serde(default)]
+    backends: Vec<HostFile>,
+    #[serde(default)]
+    frontends: Vec<HostFile>,
+    #[serde(default)]
+    slaves: Vec<HostFile>,
+    #[serde(default)]
+    admin: Option<AdminFile>,
+}
+
 impl Topology {
+    /// A murder described by a JSON file, for murders other than the local one (a real
+    /// Cyrus murder, a production one):
+    ///
+    /// ```json
+    /// {
+    ///   "master":    { "name": "mupdate",  "address": "10.0.0.5:3905",
+    ///                  "imapd_conf": "/etc/cyrus/mupdate/imapd.conf" },
+    ///   "backends":  [ { "name": "backend1", "address": "10.0.0.6:143" } ],
+    ///   "frontends": [ { "name": "frontend", "address": "10.0.0.4:143" } ],
+    ///   "slaves":    [ { "name": "frontend", "address": "10.0.0.4:3905" } ],
+    ///   "admin":     { "user": "cyrus", "password_file": "admin.pw" }
+    /// }
+    /// ```
+    ///
+    /// A backend's `name` is its `servername`, the server part of its master locations.
+    /// `imapd_conf` (optional) lets `testauth` check the murder's identities; `configdir`
+    /// (optional, our daemons only) lets `murderdiff` read that host's mailboxes.db instead
+    /// of asking over IMAP or MUPDATE. Relative paths are relative to the file. Without
+    /// `admin`, the commands log in as the shell's user with its password.
+    pub fn from_file(path: &Path) -> Result<Topology, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f: TopologyFile =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let host = |h: HostFile, default_port: u16| -> Host {
+            let (addr, port) = crate::session::split_host_port(&h.address, default_port);
+            Host {
+                configdir: h.configdir.map(|c| base.join(c)),
+                imapd_conf: h.imapd_conf.map(|c| base.join(c)),
+                ..Host::at(&h.name, &addr, port)
+            }
+        };
+        let admin = match f.admin {
+            None => None,
+            Some(a) => {
+                let pw = match (a.password, a.password_file) {
+                    (Some(p), _) => p,
+                    (None, Some(file)) => {
+                        let file = base.join(file);
+                        std::fs::read_to_string(&file)
+                            .map_err(|e| format!("{}: {e}", file.display()))?
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned()
+                    }
+                    (None, None) => {
+                        return Err(format!(
+                            "{}: admin needs password or password_file",
+                            path.display()
+                        ))
+                    }
+                };
+                Some((a.user, pw))
+            }
+        };
+        Ok(Topology {
+            master: f.master.map(|m| host(m, 3905)),
+            backends: f.backends.into_iter().map(|h| host(h, 143)).collect(),
+            frontends: f.frontends.into_iter().map(|h| host(h, 143)).collect(),
+            slaves: f.slaves.into_iter().map(|h| host(h, 3905)).collect(),
+            admin,
+            state_dir: None,
+        })
+    }
+
     /// The local murder in `dir` (`murder.json` with its ports), if there is one.
     pub fn local(dir: &Path) -> Option<Topology> {
         let text = std::fs::read_to_string(dir.join("murder.json")).ok()?;
@@ -102,6 +250,7 @@ impl Topology {
             host: "127.0.0.1".into(),
             port,
             configdir: Some(dir.join(name).join("conf")),
+            imapd_conf: None,
         };
         let admin_user = json
             .pointer("/admin/user")
@@ -128,17 +277,23 @@ impl Topology {
     /// with `--mupdate`/`--master`, `--backend NAME=HOST:PORT`, `--frontend HOST:PORT` and
     /// `--slave HOST:PORT` applied on top.
     pub fn for_invocation(inv: &Invocation) -> Result<Topology, String> {
-        let mut t = crate::app::state_dir()
-            .and_then(|d| Topology::local(&d))
-            .unwrap_or_default();
+        let state = crate::app::state_dir();
+        let file = inv.value("topology").map(PathBuf::from).or_else(|| {
+            state
+                .as_ref()
+                .map(|d| d.join(TOPOLOGY_FILE))
+                .filter(|f| f.exists())
+        });
+        let mut t = match file {
+            Some(f) => Topology::from_file(&f)?,
+            None => state
+                .as_deref()
+                .and_then(Topology::local)
+                .unwrap_or_default(),
+        };
         if let Some(m) = inv.value("mupdate") {
             let (h, p) = crate::session::split_host_port(m, 3905);
-            t.master = Some(Host {
-                name: "master".into(),
-                host: h,
-                port: p,
-                configdir: None,
-            });
+            t.master = Some(Host::at("master", &h, p));
         }
         let addr = |s: &str, default: u16| -> Host {
             let (name, a) = match s.split_once('=') {
@@ -146,12 +301,7 @@ impl Topology {
                 None => (s.to_owned(), s),
             };
             let (h, p) = crate::session::split_host_port(a, default);
-            Host {
-                name,
-                host: h,
-                port: p,
-                configdir: None,
-            }
+            Host::at(&name, &h, p)
         };
         if let Some(b) = inv.value("backend") {
             t.backends = b
@@ -342,4 +492,45 @@ impl<'a> Out<'a> {
 /// A string field.
 pub fn s(v: impl Into<String>) -> serde_json::Value {
     serde_json::Value::String(v.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_topology_file_describes_another_murder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("admin.pw"), "s3cret\n").unwrap();
+        let path = dir.path().join("t.json");
+        std::fs::write(
+            &path,
+            r#"{
+              "master": { "name": "mupdate", "address": "10.0.0.5", "imapd_conf": "m.conf" },
+              "backends": [ { "name": "backend1", "address": "10.0.0.6:1143" } ],
+              "frontends": [ { "name": "fe", "address": "10.0.0.4:143" } ],
+              "slaves": [ { "name": "fe", "address": "10.0.0.4:3905" } ],
+              "admin": { "user": "cyrus", "password_file": "admin.pw" }
+            }"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("m.conf"),
+            "# a comment: here\nadmins: cyrus b1\n",
+        )
+        .unwrap();
+        let t = Topology::from_file(&path).unwrap();
+        let m = t.master.unwrap();
+        assert_eq!((m.host.as_str(), m.port), ("10.0.0.5", 3905));
+        assert_eq!(m.conf("admins").as_deref(), Some("cyrus b1"));
+        assert_eq!(t.backends[0].port, 1143);
+        assert_eq!(t.backends[0].conf("admins"), None);
+        assert_eq!(t.slaves[0].name, "fe");
+        assert_eq!(t.admin, Some(("cyrus".into(), "s3cret".into())));
+        assert!(t.state_dir.is_none());
+
+        std::fs::write(&path, r#"{ "masters": [] }"#).unwrap();
+        let e = Topology::from_file(&path).unwrap_err();
+        assert!(e.contains("unknown field `masters`"), "{e}");
+    }
 }

@@ -179,6 +179,7 @@ pub async fn run(inv: &Invocation, ctx: &Ctx, out: &mut dyn std::io::Write) -> R
     let probes = futures_join(&servers).await;
     let mut o = Out::new(ctx, out);
     let mut code = 0;
+    let mut diagnoses = Vec::new();
     for ((role, h, _), p) in servers.iter().zip(probes) {
         let mut fields = vec![
             ("role", s(*role)),
@@ -203,6 +204,12 @@ pub async fn run(inv: &Invocation, ctx: &Ctx, out: &mut dyn std::io::Write) -> R
         if !p.up {
             code = 1;
             line.push_str(&format!(" ({})", p.detail));
+            diagnoses.push(down_diagnosis(
+                role,
+                &h.name,
+                &p.detail,
+                &format!("{}:{}", h.host, h.port),
+            ));
         }
         // Table and JSON keep one set of columns for every role; the slave's are empty
         // for other roles.
@@ -241,7 +248,24 @@ pub async fn run(inv: &Invocation, ctx: &Ctx, out: &mut dyn std::io::Write) -> R
             .map_err(|e| e.to_string())?;
     }
     o.finish().map_err(|e| e.to_string())?;
+    drop(o);
+    // One line of diagnosis per server down, after the table (JSON has it in `detail`).
+    if ctx.format != crate::output::Format::Json {
+        for d in diagnoses {
+            writeln!(out, "{d}").map_err(|e| e.to_string())?;
+        }
+    }
     Ok(code)
+}
+
+/// The one-line diagnosis of a server that does not answer, shared with `testauth`:
+/// `mupdate is not running on the master (connection refused at 127.0.0.1:3905)`.
+pub fn down_diagnosis(role: &str, name: &str, detail: &str, addr: &str) -> String {
+    match role {
+        "master" => format!("mupdate is not running on the master ({detail} at {addr})"),
+        "slave" => format!("the mupdate slave is not running on {name} ({detail} at {addr})"),
+        _ => format!("imapd is not running on {name} ({detail} at {addr})"),
+    }
 }
 
 async fn futures_join(servers: &[(&str, &Host, bool)]) -> Vec<Probe> {
@@ -299,12 +323,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let h = Host {
-            name: "x".into(),
-            host: "127.0.0.1".into(),
-            port,
-            configdir: None,
-        };
+        let h = Host::at("x", "127.0.0.1", port);
         let p = probe(&h, false, Duration::from_secs(2)).await;
         assert!(!p.up);
         assert_eq!(p.detail, "connection refused");

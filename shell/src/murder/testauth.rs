@@ -13,7 +13,9 @@
 //!   (a proxy that is an admin there acts as admin for every proxied user).
 //!
 //! The role identities and their passwords come from the hosts' `imapd.conf` files, so those
-//! checks run where the files are (the local murder, or a host holding them); the admin
+//! checks run where the files are (the local murder, or the `imapd_conf` paths of a topology
+//! file; the frontend's password for a backend is its `<backend>_password` when set, else
+//! `proxy_password`, as Cyrus's frontend chooses); the admin
 //! check is the "is it an admin" part read from `admins`, which is what Cyrus itself decides
 //! by, rather than guessed from a command's refusal.
 //!
@@ -24,7 +26,7 @@
 use std::time::{Duration, Instant};
 
 use super::status::probe;
-use super::{conf_value, s, Ctx, Host, Out, Topology};
+use super::{s, Ctx, Host, Out, Topology};
 use crate::client::{Client, Credentials, TlsMode, TlsSettings};
 use crate::commands::Invocation;
 
@@ -46,13 +48,6 @@ pub struct Check {
     pub ms: u128,
     /// One line of diagnosis when it failed.
     pub diagnosis: Option<String>,
-}
-
-fn hostdir(h: &Host) -> Option<std::path::PathBuf> {
-    h.configdir
-        .as_ref()
-        .and_then(|c| c.parent())
-        .map(|p| p.to_owned())
 }
 
 async fn mupdate_login(
@@ -149,9 +144,9 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
         cafile: topo.state_dir.as_ref().map(|d| d.join("tls/ca.pem")),
         capath: None,
         insecure: false,
+        client_cert: None,
     };
-    let master_dir = topo.master.as_ref().and_then(hostdir);
-    let frontend_dir = topo.frontends.first().and_then(hostdir);
+    let frontend = topo.frontends.first();
     let (au, ap) = admin;
 
     let mut servers: Vec<(&str, &Host, bool)> = Vec::new();
@@ -167,7 +162,6 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
     for (role, h, mupdate) in servers {
         let start = Instant::now();
         let p = probe(h, mupdate, timeout).await;
-        let what = if mupdate { "mupdate" } else { "imapd" };
         let name = if role == "master" {
             "master".to_owned()
         } else {
@@ -183,16 +177,7 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
             } else {
                 Err(p.detail.clone())
             },
-            |e| {
-                format!(
-                    "{what} is not running on {} ({e} at {addr})",
-                    if role == "master" {
-                        "the master"
-                    } else {
-                        h.name.as_str()
-                    }
-                )
-            },
+            |e| super::status::down_diagnosis(role, &h.name, e, &addr),
         );
         if !p.up {
             continue;
@@ -241,26 +226,17 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
 
     // Roles: backends' and the slave's MUPDATE identities on the master.
     if let Some(master) = &topo.master {
-        let master_admins = master_dir
-            .as_deref()
-            .and_then(|d| conf_value(d, "admins"))
+        let master_admins = master
+            .conf("admins")
             .map(|a| a.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
         let mut ids: Vec<(String, String, String)> = Vec::new();
         for b in &topo.backends {
-            if let Some(d) = hostdir(b) {
-                if let (Some(u), Some(p)) = (
-                    conf_value(&d, "mupdate_authname"),
-                    conf_value(&d, "mupdate_password"),
-                ) {
-                    ids.push((b.name.clone(), u, p));
-                }
+            if let (Some(u), Some(p)) = (b.conf("mupdate_authname"), b.conf("mupdate_password")) {
+                ids.push((b.name.clone(), u, p));
             }
         }
-        if let Some(d) = &frontend_dir {
-            if let (Some(u), Some(p)) = (
-                conf_value(d, "mupdate_authname"),
-                conf_value(d, "mupdate_password"),
-            ) {
+        if let Some(f) = frontend {
+            if let (Some(u), Some(p)) = (f.conf("mupdate_authname"), f.conf("mupdate_password")) {
                 ids.push(("slave".into(), u, p));
             }
         }
@@ -293,15 +269,16 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
     }
 
     // Roles: the proxy user on each backend.
-    if let Some(fd) = &frontend_dir {
-        if let (Some(pu), Some(pp)) = (
-            conf_value(fd, "proxy_authname"),
-            conf_value(fd, "proxy_password"),
-        ) {
+    if let Some(f) = frontend {
+        if let (Some(pu), Some(pp)) = (f.conf("proxy_authname"), f.conf("proxy_password")) {
             let authz = crate::local::TEST_USERS[0].0;
             for b in &topo.backends {
-                let bdir = hostdir(b);
-                let proxyservers = bdir.as_deref().and_then(|d| conf_value(d, "proxyservers"));
+                let proxyservers = b.conf("proxyservers");
+                // As Cyrus's frontend: `<servername up to the first dot>_password` first.
+                let short = b.name.split('.').next().unwrap_or_default();
+                let pp = f
+                    .conf(&format!("{short}_password"))
+                    .unwrap_or_else(|| pp.clone());
                 let start = Instant::now();
                 let r = imap_login(b, &tls, &pu, Some(authz), &pp, None).await;
                 let listed = proxyservers
@@ -320,7 +297,7 @@ pub async fn checks(topo: &Topology, admin: (&str, &str), timeout: Duration) -> 
                         }
                     },
                 );
-                if let Some(admins) = bdir.as_deref().and_then(|d| conf_value(d, "admins")) {
+                if let Some(admins) = b.conf("admins") {
                     let is_admin = admins.split_whitespace().any(|a| a == pu);
                     ck.checks.push(Check {
                         server: b.name.clone(),

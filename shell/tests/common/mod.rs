@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -223,4 +223,70 @@ pub fn unique(tag: &str) -> String {
         .unwrap()
         .as_micros();
     format!("{tag}{}x{}", std::process::id(), t % 1_000_000_000)
+}
+
+/// A local murder of our daemons (`murder local up` in a temporary MURDER_HOME), taken down
+/// when dropped.
+pub struct Murder {
+    pub home: tempfile::TempDir,
+    pub base: u16,
+}
+
+impl Drop for Murder {
+    fn drop(&mut self) {
+        let _ = self.cmd().args(["local", "down"]).output();
+    }
+}
+
+pub fn port_free(p: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+}
+
+impl Murder {
+    pub fn up() -> Murder {
+        let home = tempfile::tempdir().unwrap();
+        // A base whose every port is free, away from murder_ops.rs's range; one per test
+        // of this process, so parallel tests do not pick the same one.
+        static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4;
+        let mut base = 40000 + ((std::process::id() as u16 % 60) * 4 + n) * 50;
+        let offsets = [
+            905u16, 3905, 143, 110, 24, 1143, 1110, 1024, 2143, 2110, 2024, 190, 1190, 2190,
+        ];
+        while !offsets.iter().all(|o| port_free(base + o)) {
+            base = base.wrapping_add(37) % 50000 + 10000;
+        }
+        let m = Murder { home, base };
+        let out = m.cmd().args(["local", "up"]).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        m
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.home.path()
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(murder_bin());
+        c.env("MURDER_HOME", self.home.path())
+            .env("MURDER_BASE_PORT", self.base.to_string())
+            .env("MURDER_AUTOSTART", "0")
+            .env("HOME", self.home.path())
+            .env_remove("MURDER_PASSWORD")
+            .env_remove("COLUMNS");
+        c
+    }
+
+    /// The shell on the frontend (the local murder's default), as admin, with `-e`.
+    pub fn shell(&self, args: &[&str], commands: &str) -> Output {
+        self.cmd()
+            .args(args)
+            .args(["-e", commands])
+            .output()
+            .unwrap()
+    }
+
+    pub fn frontend(&self) -> u16 {
+        self.base + 143
+    }
 }
