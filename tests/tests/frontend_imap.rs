@@ -4,131 +4,22 @@
 
 #[path = "support/imap.rs"]
 mod imap;
+#[path = "support/murder.rs"]
+mod murder;
 
 use std::process::Command;
 use std::time::Duration;
 
 use daemons::mboxdb::MailboxDb;
 use imap::Imap;
-use murder_tests::{wait_until, Daemon, Host};
-
-struct Murder {
-    _master_host: Host,
-    master: Daemon,
-    backends: Vec<(Host, Daemon)>,
-    /// Each backend's lmtpd and pop3d.
-    backend_mail: Vec<(Daemon, Daemon)>,
-    front_host: Host,
-    _slave: Daemon,
-    proxyd: Daemon,
-    lmtpproxyd: Daemon,
-    pop3proxyd: Daemon,
-}
-
-fn backend(name: &str, master: &Daemon) -> (Host, Daemon) {
-    let h = Host::new(name)
-        .conf("admins", "cyrus")
-        .conf("allowplaintext", "yes")
-        .conf("altnamespace", "no")
-        .conf("unixhierarchysep", "no")
-        .conf("allowallsubscribe", "yes")
-        .conf("proxyservers", "murder")
-        .conf("lmtp_admins", "murder")
-        .conf("mupdate_server", &master.addr.to_string())
-        .conf("mupdate_authname", name)
-        .conf("mupdate_password", "secret")
-        .conf("client_timeout", "5")
-        .user("cyrus", "secret")
-        .user("murder", "secret")
-        // Only for the direct-to-backend figures of the benchmark.
-        .user("alice", "alicepw")
-        .write();
-    let d = Daemon::start(&h, "imapd", &[]);
-    (h, d)
-}
-
-fn mail_daemons(h: &Host) -> (Daemon, Daemon) {
-    (
-        Daemon::start(h, "lmtpd", &[]),
-        Daemon::start(h, "pop3d", &[]),
-    )
-}
+use murder::Murder;
 
 fn murder() -> Murder {
-    let master_host = Host::new("mupdate")
-        .conf("admins", "backend1 backend2 frontend")
-        .conf("allowplaintext", "yes")
-        .user("backend1", "secret")
-        .user("backend2", "secret")
-        .user("frontend", "secret")
-        .write();
-    let master = Daemon::start(&master_host, "mupdate", &["-m"]);
-    let b1 = backend("backend1", &master);
-    let b2 = backend("backend2", &master);
-    let mail = vec![mail_daemons(&b1.0), mail_daemons(&b2.0)];
-    let front_host = Host::new("frontend")
-        .conf("admins", "cyrus")
-        .conf("allowplaintext", "yes")
-        .conf("altnamespace", "no")
-        .conf("unixhierarchysep", "no")
-        .conf("mupdate_server", &master.addr.to_string())
-        .conf("mupdate_authname", "frontend")
-        .conf("mupdate_password", "secret")
-        .conf("proxy_authname", "murder")
-        .conf("proxy_password", "secret")
-        .conf("backend1_imap", &b1.1.addr.to_string())
-        .conf("backend2_imap", &b2.1.addr.to_string())
-        .conf("backend1_lmtp", &mail[0].0.addr.to_string())
-        .conf("backend2_lmtp", &mail[1].0.addr.to_string())
-        .conf("backend1_pop3", &mail[0].1.addr.to_string())
-        .conf("backend2_pop3", &mail[1].1.addr.to_string())
-        .user("alice", "alicepw")
-        .user("bob", "bobpw")
-        .user("cyrus", "secret")
-        .write();
-    let slave = Daemon::start(&front_host, "mupdate", &[]);
-    let proxyd = Daemon::start(&front_host, "proxyd", &[]);
-    let lmtpproxyd = Daemon::start(&front_host, "lmtpproxyd", &["-a"]);
-    let pop3proxyd = Daemon::start(&front_host, "pop3proxyd", &[]);
-    let mut m = Murder {
-        _master_host: master_host,
-        master,
-        backends: vec![b1, b2],
-        backend_mail: mail,
-        front_host,
-        _slave: slave,
-        proxyd,
-        lmtpproxyd,
-        pop3proxyd,
-    };
-    // alice lives on backend1, bob and a shared mailbox on backend2.
-    let mut a1 = Imap::login(m.backends[0].1.addr, "cyrus", "secret");
-    a1.ok("CREATE user.alice");
-    let mut a2 = Imap::login(m.backends[1].1.addr, "cyrus", "secret");
-    a2.ok("CREATE user.bob");
-    a2.ok("CREATE shared");
-    a2.ok("SETACL shared alice lrswipkxte");
-    assert!(
-        wait_until(Duration::from_secs(20), || [
-            "user.alice",
-            "user.bob",
-            "shared"
-        ]
-        .iter()
-        .all(|n| front_has(&m, n))),
-        "the frontend slave did not sync: {} / {:?}",
-        m._slave.log_text(),
-        MailboxDb::open_in(&m.front_host.configdir()).map(|d| d.all())
-    );
-    let _ = &mut m;
-    m
+    Murder::start()
 }
 
 fn front_has(m: &Murder, name: &str) -> bool {
-    MailboxDb::open_in(&m.front_host.configdir())
-        .ok()
-        .and_then(|db| db.get(name).ok().flatten())
-        .is_some()
+    m.front_has(name)
 }
 
 #[test]
@@ -410,65 +301,6 @@ fn with_the_master_down_lmtp_still_delivers_to_known_users() {
     // An unknown user cannot be told apart from a new one: temporary failure.
     let out = lmtp_send(&m, &["alice", "nobody"]);
     assert!(out.contains("('nobody', (451,"), "{out}");
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Figures, not a check: `cargo test -p murder-tests --test frontend_imap bench -- --ignored
-/// --nocapture`. 50 clients, each LOGIN / STATUS INBOX / LOGOUT in a loop, through the
-/// frontend and directly on the backend; and the frontend's memory per idle proxied session.
-#[test]
-#[ignore = "benchmark; run with --ignored --nocapture"]
-fn bench_frontend_vs_direct() {
-    let m = murder();
-    let script = "import imaplib,sys,threading,time\nhost,port,n,secs=sys.argv[1],int(sys.argv[2]),int(sys.argv[3]),float(sys.argv[4])\ncount=[0]*n\nend=time.time()+secs\ndef w(i):\n  while time.time()<end:\n    c=imaplib.IMAP4(host,port)\n    c.login('alice','alicepw')\n    c.status('INBOX','(MESSAGES)')\n    c.logout()\n    count[i]+=1\nts=[threading.Thread(target=w,args=(i,)) for i in range(n)]\n[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sum(count)/secs)\n";
-    let run = |addr: std::net::SocketAddr| {
-        let out = Command::new("python3")
-            .args([
-                "-c",
-                script,
-                &addr.ip().to_string(),
-                &addr.port().to_string(),
-                "50",
-                "10",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    println!(
-        "sessions/s (LOGIN, STATUS, LOGOUT), 50 clients: frontend {}",
-        run(m.proxyd.addr)
-    );
-    println!(
-        "sessions/s (LOGIN, STATUS, LOGOUT), 50 clients: direct   {}",
-        run(m.backends[0].1.addr)
-    );
-    let before = rss_kb(m.proxyd.pid());
-    let mut conns = Vec::new();
-    for _ in 0..200 {
-        let mut c = Imap::login(m.proxyd.addr, "alice", "alicepw");
-        c.ok("STATUS INBOX (MESSAGES)");
-        conns.push(c);
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let after = rss_kb(m.proxyd.pid());
-    println!(
-        "proxyd RSS {before} kB -> {after} kB with 200 idle proxied sessions: {} kB each",
-        after.saturating_sub(before) / 200
-    );
 }
 
 #[test]

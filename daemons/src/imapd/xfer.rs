@@ -267,6 +267,8 @@ struct Peer {
 /// A command's outcome: OK or not, and the tagged text.
 struct Reply {
     ok: bool,
+    /// `BAD`: the destination does not know the command (a Cyrus backend and XFERIMPORT).
+    bad: bool,
     text: String,
 }
 
@@ -325,11 +327,12 @@ impl Peer {
             let l = self.line(timeout).await?;
             if let Some(rest) = l.strip_prefix(&prefix) {
                 let ok = rest.starts_with("OK");
+                let bad = rest.starts_with("BAD");
                 let text = rest
                     .split_once(' ')
                     .map(|(_, t)| t.to_owned())
                     .unwrap_or_default();
-                return Ok(Reply { ok, text });
+                return Ok(Reply { ok, bad, text });
             }
         }
     }
@@ -479,9 +482,37 @@ async fn move_item(s: &mut Session, item: &Item, server: &str, partition: Option
         .simple(&format!("{COMMAND} CHECK"))
         .await
         .map_err(|_| Fail::no(UNAVAILABLE))?;
-    if !r.ok {
+    // A destination that does not know XFERIMPORT is not ours (a Cyrus backend): the move
+    // then goes over plain IMAP ([`send_imap`]), without the deleted mailboxes.
+    let plain = !r.ok && r.bad;
+    if !r.ok && !plain {
         return Err(Fail::no(not_admin(&authname)));
     }
+    let plain_item;
+    let item = if plain {
+        let deleted = ctx
+            .conf
+            .get_str("deletedprefix")
+            .unwrap_or_else(|| "DELETED".into());
+        plain_item = Item {
+            user: item.user.clone(),
+            entries: item
+                .entries
+                .iter()
+                .filter(|e| InternalName::new(&e.name).is_ok_and(|n| !n.is_deleted_with(&deleted)))
+                .cloned()
+                .collect(),
+        };
+        &plain_item
+    } else {
+        item
+    };
+    let dest = Dest {
+        host: &host,
+        port,
+        authname: &authname,
+        password: &password,
+    };
 
     let src_loc = |e: &MailboxEntry| murder::location(&ctx, &e.partition);
     let dst_part = |e: &MailboxEntry| partition.unwrap_or(&e.partition).to_owned();
@@ -545,7 +576,12 @@ async fn move_item(s: &mut Session, item: &Item, server: &str, partition: Option
         }
         fault("source-after-moving");
         // Step 3: send; the destination imports and activates.
-        let sent = send(s, &store, &mut peer, item, partition).await;
+        let mut created = Vec::new();
+        let sent = if plain {
+            send_imap(s, &store, &mut peer, &dest, item, partition, &mut created).await
+        } else {
+            send(s, &store, &mut peer, item, partition).await
+        };
         let recs = find_all(&mut m, &item.entries).await;
         let arrived = match &recs {
             Ok(recs) => item
@@ -573,7 +609,10 @@ async fn move_item(s: &mut Session, item: &Item, server: &str, partition: Option
             m.logout().await;
             // The destination may hold an imported copy nobody names: have it dropped.
             let id = spool_id(&ctx, item);
-            if let Ok(r) = peer.simple(&format!("{COMMAND} ABORT {id}")).await {
+            if plain {
+                // Nobody names what send_imap created there: remove it.
+                drop_created(&mut peer, &created).await;
+            } else if let Ok(r) = peer.simple(&format!("{COMMAND} ABORT {id}")).await {
                 if !r.ok {
                     tracing::warn!("xfer: destination kept its partial copy: {}", r.text);
                 }
@@ -777,6 +816,238 @@ async fn upload(peer: &mut Peer, id: &str, path: &std::path::Path, partition: Op
         .map_err(lost)?;
     if !r.ok {
         return Err(refused(r));
+    }
+    Ok(())
+}
+
+/// Where and as whom the source reaches the destination.
+struct Dest<'a> {
+    host: &'a str,
+    port: u16,
+    authname: &'a str,
+    password: &'a str,
+}
+
+/// Step 3 for a destination that is not ours (a Cyrus 3 backend, whose own XFER speaks its
+/// replication protocol): the mailboxes go over plain IMAP, as Cyrus itself moved them to
+/// 2.x backends but with APPEND in place of UNDUMP. On the destination, as an admin:
+/// `LOCALCREATE` each mailbox (root first) on the partition, `SETACL` each ACL entry,
+/// `SETQUOTA` each quota root; the messages are appended with their flags and internal date,
+/// in a user's mailboxes by a second connection authorised as that user (so `\Seen` stays
+/// the owner's), who also re-subscribes; finally `MUPDATEPUSH` each mailbox, which makes the
+/// destination `ACTIVATE` it at the master under its own location.
+///
+/// What does not travel this way: UIDs and UIDVALIDITY (the destination assigns new ones, so
+/// clients resynchronise), deleted (delayed-delete) mailboxes, annotations, sieve scripts,
+/// and other users' seen state. On failure the mailboxes created so far are removed with
+/// `LOCALDELETE` and the move is reported failed.
+async fn send_imap(
+    s: &mut Session,
+    store: &Store,
+    peer: &mut Peer,
+    dest: &Dest<'_>,
+    item: &Item,
+    partition: Option<&str>,
+    created: &mut Vec<Vec<u8>>,
+) -> R {
+    let r = send_imap_inner(s, store, peer, dest, item, partition, created).await;
+    if r.is_err() {
+        drop_created(peer, created).await;
+    }
+    r
+}
+
+/// `LOCALDELETE` on the destination, children first, of what [`send_imap`] created.
+async fn drop_created(peer: &mut Peer, created: &[Vec<u8>]) {
+    {
+        for ext in created.iter().rev() {
+            let mut args = b"LOCALDELETE ".to_vec();
+            write_astring(&mut args, ext, LiteralMode::NonSync);
+            let t = peer.timeout;
+            match peer.cmd(&args, t).await {
+                Ok(r) if r.ok => {}
+                Ok(r) => tracing::warn!(
+                    "xfer: the destination kept {}: {}",
+                    String::from_utf8_lossy(ext),
+                    r.text
+                ),
+                Err(e) => tracing::warn!("xfer: destination connection: {e}"),
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_imap_inner(
+    s: &mut Session,
+    store: &Store,
+    peer: &mut Peer,
+    dest: &Dest<'_>,
+    item: &Item,
+    partition: Option<&str>,
+    created: &mut Vec<Vec<u8>>,
+) -> R {
+    let lost = |e: std::io::Error| {
+        tracing::warn!("xfer: destination connection: {e}");
+        Fail::no("The remote Server(s) denied the operation")
+    };
+    let refused = |what: &str, r: Reply| {
+        tracing::warn!("xfer: destination refused {what}: {}", r.text);
+        Fail::no(format!(
+            "The remote Server(s) denied the operation: {what}: {}",
+            r.text
+        ))
+    };
+    let t = peer.timeout;
+    // The owner's connection: the proxy identity authorised as the user (it is an admin
+    // there, which Cyrus lets act for anyone).
+    let mut owner = match &item.user {
+        Some(user) => {
+            let mut p = Peer::connect(dest.host, dest.port, t).await.map_err(lost)?;
+            let ir = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!("{user}\0{}\0{}", dest.authname, dest.password),
+            );
+            let r = p
+                .simple(&format!("AUTHENTICATE PLAIN {ir}"))
+                .await
+                .map_err(lost)?;
+            if !r.ok {
+                return Err(refused(&format!("acting for {user}"), r));
+            }
+            Some(p)
+        }
+        None => None,
+    };
+    let ext_of = |s: &Session, name: &str| -> R<Vec<u8>> {
+        let n = InternalName::new(name).map_err(|_| Fail::nonexistent())?;
+        Ok(s.external_name(&n)
+            .unwrap_or_else(|| name.to_owned())
+            .into_bytes())
+    };
+    for e in &item.entries {
+        let ext = ext_of(s, &e.name)?;
+        let part = partition.unwrap_or(&e.partition);
+        let mut args = b"LOCALCREATE ".to_vec();
+        write_astring(&mut args, &ext, LiteralMode::NonSync);
+        if !part.is_empty() {
+            args.push(b' ');
+            write_astring(&mut args, part.as_bytes(), LiteralMode::NonSync);
+        }
+        let r = peer.cmd(&args, t).await.map_err(lost)?;
+        if !r.ok {
+            return Err(refused("LOCALCREATE", r));
+        }
+        created.push(ext.clone());
+        // The ACL is `id TAB rights TAB ...`.
+        let parts: Vec<&str> = e.acl.split('\t').filter(|p| !p.is_empty()).collect();
+        for pair in parts.chunks(2) {
+            let [id, rights] = pair else { continue };
+            let mut args = b"SETACL ".to_vec();
+            write_astring(&mut args, &ext, LiteralMode::NonSync);
+            args.push(b' ');
+            write_astring(&mut args, id.as_bytes(), LiteralMode::NonSync);
+            args.push(b' ');
+            write_astring(&mut args, rights.as_bytes(), LiteralMode::NonSync);
+            let r = peer.cmd(&args, t).await.map_err(lost)?;
+            if !r.ok {
+                return Err(refused("SETACL", r));
+            }
+        }
+        let st = store.clone();
+        let (name, uid) = (e.name.clone(), e.uniqueid.clone());
+        let (quota, records) = run(s, move |_| -> Result<_, StoreError> {
+            let q = st.quota(&name)?;
+            let recs = match MailboxId::new(&uid) {
+                Ok(id) => st.records(&id)?,
+                Err(_) => Vec::new(),
+            };
+            Ok((q, recs))
+        })
+        .await??;
+        if let Some(q) = quota {
+            let mut limits = Vec::new();
+            if let Some(v) = q.limits.storage_kib {
+                limits.push(format!("STORAGE {v}"));
+            }
+            if let Some(v) = q.limits.messages {
+                limits.push(format!("MESSAGE {v}"));
+            }
+            let mut args = b"SETQUOTA ".to_vec();
+            write_astring(&mut args, &ext, LiteralMode::NonSync);
+            args.extend_from_slice(format!(" ({})", limits.join(" ")).as_bytes());
+            let r = peer.cmd(&args, t).await.map_err(lost)?;
+            if !r.ok {
+                return Err(refused("SETQUOTA", r));
+            }
+        }
+        // In a user's tree the owner appends (in the owner's namespace).
+        let (conn, target) = match (&mut owner, &item.user) {
+            (Some(o), Some(user)) => {
+                let n = InternalName::new(&e.name).map_err(|_| Fail::nonexistent())?;
+                let own = s
+                    .ctx
+                    .namespace
+                    .to_external(&n, Some(user), false)
+                    .unwrap_or_else(|| e.name.clone());
+                (o, own.into_bytes())
+            }
+            _ => (&mut *peer, ext.clone()),
+        };
+        let id = MailboxId::new(&e.uniqueid).ok();
+        for rec in records {
+            let Some(id) = id.clone() else { break };
+            let st = store.clone();
+            let uid = rec.uid;
+            let body = run(s, move |_| st.read_message(&id, uid)).await??;
+            let flags: Vec<String> = rec
+                .flags
+                .names()
+                .into_iter()
+                .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
+                .collect();
+            let mut args = b"APPEND ".to_vec();
+            write_astring(&mut args, &target, LiteralMode::NonSync);
+            args.extend_from_slice(format!(" ({}) ", flags.join(" ")).as_bytes());
+            args.extend_from_slice(
+                super::messages::format_internaldate(rec.internaldate).as_bytes(),
+            );
+            args.extend_from_slice(format!(" {{{}+}}\r\n", body.len()).as_bytes());
+            args.extend_from_slice(&body);
+            let r = conn.cmd(&args, t).await.map_err(lost)?;
+            if !r.ok {
+                return Err(refused("APPEND", r));
+            }
+        }
+    }
+    if let (Some(o), Some(user)) = (&mut owner, &item.user) {
+        let st = store.clone();
+        let u = user.clone();
+        let subs = run(s, move |_| st.subscriptions(&u)).await??;
+        for n in subs {
+            let own = s
+                .ctx
+                .namespace
+                .to_external(&n, Some(user), false)
+                .unwrap_or_else(|| n.as_str().to_owned());
+            let mut args = b"SUBSCRIBE ".to_vec();
+            write_astring(&mut args, own.as_bytes(), LiteralMode::NonSync);
+            let r = o.cmd(&args, t).await.map_err(lost)?;
+            if !r.ok {
+                tracing::warn!("xfer: the destination refused SUBSCRIBE {own}: {}", r.text);
+            }
+        }
+    }
+    if let Some(o) = owner {
+        o.logout().await;
+    }
+    for ext in created.iter() {
+        let mut args = b"MUPDATEPUSH ".to_vec();
+        write_astring(&mut args, ext, LiteralMode::NonSync);
+        let r = peer.cmd(&args, t).await.map_err(lost)?;
+        if !r.ok {
+            return Err(refused("MUPDATEPUSH", r));
+        }
     }
     Ok(())
 }

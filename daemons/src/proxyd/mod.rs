@@ -67,6 +67,9 @@ pub struct State {
     conns: HashMap<String, Backend>,
     /// The backend holding the selected mailbox.
     current: Option<String>,
+    /// A referral went out: the client may have changed the backend directly, so the next
+    /// command first waits for the local slave to catch up (reference §1.10).
+    kick_next: bool,
     /// The command being routed talked to the current backend (so its pending untagged data
     /// reached the client; otherwise a NOOP fetches it, reference §4.3 `imapd_check`).
     used_current: bool,
@@ -181,6 +184,20 @@ pub fn to_nonsync(raw: &[u8]) -> Vec<u8> {
 fn literal(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(format!("{{{}+}}\r\n", bytes.len()).as_bytes());
     out.extend_from_slice(bytes);
+}
+
+/// An astring as an atom when it is one (what Cyrus needs where it reads only atoms), else a
+/// non-synchronising literal.
+fn atom_or_literal(out: &mut Vec<u8>, bytes: &[u8]) {
+    let atom = !bytes.is_empty()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_graphic() && !b"(){%*\"\\]".contains(b));
+    if atom {
+        out.extend_from_slice(bytes);
+    } else {
+        literal(out, bytes);
+    }
 }
 
 /// The tag's bytes.
@@ -498,6 +515,7 @@ fn refer(s: &mut Session, tag: &Tag, server: &str, external: &[u8]) -> HResult {
     let reachable = s.ctx.conf.get_raw(&key).map(str::to_owned);
     let server = reachable.as_deref().unwrap_or(server);
     let name = String::from_utf8_lossy(external);
+    s.proxy.kick_next = true;
     let line = format!(
         "{} NO [REFERRAL imap://;AUTH=*@{server}/{}] Remote mailbox.\r\n",
         String::from_utf8_lossy(&tag_bytes(tag)),
@@ -512,6 +530,9 @@ fn refer(s: &mut Session, tag: &Tag, server: &str, external: &[u8]) -> HResult {
 /// [`check_current`]).
 pub async fn dispatch(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
     let tag = cmd.tag.clone();
+    if std::mem::take(&mut s.proxy.kick_next) {
+        kick(s).await;
+    }
     let logout = matches!(cmd.body, CommandBody::Logout);
     s.proxy.used_current = false;
     route(s, raw, cmd).await?;
@@ -574,7 +595,21 @@ async fn route(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
             create(s, &tag, &mailbox, args, &raw).await
         }
         CommandBody::Rename { from, to, location } => {
-            let (from, to, location) = (from.clone(), to.clone(), location.clone());
+            let (from, mut to, mut location) = (from.clone(), to.clone(), location.clone());
+            // The seed document's form, `RENAME user.x user.x!backend2[!partition]`: the
+            // server rides on the new name (Cyrus 2's frontends; 3.6 refuses it).
+            if location.is_none() {
+                if let Some(i) = to.iter().position(|b| *b == b'!') {
+                    let (name, rest) = to.split_at(i);
+                    let mut loc = rest.get(1..).unwrap_or_default().to_vec();
+                    if !loc.contains(&b'!') {
+                        // A bare word here is always a server (the default partition).
+                        loc.push(b'!');
+                    }
+                    location = Some(loc);
+                    to = name.to_vec();
+                }
+            }
             rename(s, &tag, &from, &to, location.as_deref(), &raw).await
         }
         CommandBody::Delete { mailbox } => {
@@ -592,6 +627,12 @@ async fn route(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
         CommandBody::Append { mailbox, .. } => {
             let mailbox = mailbox.clone();
             to_mailbox(s, &tag, &mailbox, &raw, true).await
+        }
+        CommandBody::GetMetadata {
+            mailbox, entries, ..
+        } if !mailbox.is_empty() => {
+            let (mailbox, entries) = (mailbox.clone(), entries.clone());
+            get_metadata(s, &tag, &mailbox, &entries, &raw).await
         }
         CommandBody::Status { mailbox, .. } if !mailbox.is_empty() => {
             // STATUS is referred only when the administrator allows it (§4.10).
@@ -733,6 +774,77 @@ async fn to_mailbox(
         return refer(s, tag, &server, mailbox);
     }
     forward(s, &server, tag, raw).await.map(|_| ())
+}
+
+/// The pseudo-entry a frontend answers itself with the mailbox's backend (reference §4.4).
+const SERVER_ENTRY: &str = "/shared/vendor/cmu/cyrus-imapd/server";
+
+/// Whether a GETMETADATA entry (a name, or a pattern ending in `*` or `%`) asks for
+/// [`SERVER_ENTRY`].
+fn wants_server_entry(entry: &[u8]) -> bool {
+    let e = String::from_utf8_lossy(entry).to_ascii_lowercase();
+    if let Some(prefix) = e.strip_suffix('*') {
+        SERVER_ENTRY.starts_with(prefix)
+    } else if let Some(prefix) = e.strip_suffix('%') {
+        SERVER_ENTRY
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.contains('/'))
+    } else {
+        e == SERVER_ENTRY
+    }
+}
+
+/// GETMETADATA on a mailbox: the backend's entries, then the server entry from the MUPDATE
+/// copy when asked for (what cyradm's `info` shows on a Cyrus frontend).
+async fn get_metadata(
+    s: &mut Session,
+    tag: &Tag,
+    mailbox: &[u8],
+    entries: &[Vec<u8>],
+    raw: &[u8],
+) -> HResult {
+    let (_, entry) = match lookup(s, mailbox).await {
+        Ok(x) => x,
+        Err(m) => return miss(s, tag, m),
+    };
+    let server = server_of(&entry);
+    let mut b = match backend(s, &server).await {
+        Ok(b) => b,
+        Err(e) => return unavailable(s, tag, &server, &e),
+    };
+    let tb = tag_bytes(tag);
+    let res = match b.send(&to_nonsync(raw)).await {
+        Ok(()) => relay(s, &mut b, &tb, true).await,
+        Err(e) => Err(e),
+    };
+    match res {
+        Ok(l) => {
+            put_back(s, b);
+            if tagged_ok(&l) && entries.iter().any(|e| wants_server_entry(e)) {
+                s.out.extend_from_slice(b"* METADATA ");
+                protocol::imap::syntax::write_astring(
+                    &mut s.out,
+                    mailbox,
+                    protocol::imap::syntax::LiteralMode::NonSync,
+                );
+                s.out
+                    .extend_from_slice(format!(" (\"{SERVER_ENTRY}\" ").as_bytes());
+                // A value is a string, never an atom: quoted when it can be.
+                if server
+                    .bytes()
+                    .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\\')
+                {
+                    s.out.extend_from_slice(format!("\"{server}\"").as_bytes());
+                } else {
+                    literal(&mut s.out, server.as_bytes());
+                }
+                s.out.extend_from_slice(b")\r\n");
+            }
+            s.out.extend_from_slice(&l);
+            Ok(())
+        }
+        Err(e) => unavailable(s, tag, &server, &e),
+    }
 }
 
 /// GETQUOTA, SETQUOTA: to the backend holding the quota root, provided every mailbox under
@@ -894,6 +1006,11 @@ async fn create(
         },
     };
     if referrals(s) && s.is_admin() {
+        // As Cyrus: a server that cannot be reached is reported here, not referred to.
+        match backend(s, &server).await {
+            Ok(b) => put_back(s, b),
+            Err(e) => return unavailable(s, tag, &server, &e),
+        }
         return refer(s, tag, &server, mailbox);
     }
     let msg = if rebuild {
@@ -902,8 +1019,10 @@ async fn create(
         m.extend_from_slice(b" CREATE ");
         literal(&mut m, mailbox);
         if let Some(p) = &partition {
+            // Cyrus reads the partition as an atom only (a literal there is "Unknown/invalid
+            // partition", and its bytes a new command).
             m.push(b' ');
-            literal(&mut m, p);
+            atom_or_literal(&mut m, p);
         }
         m.extend_from_slice(b"\r\n");
         m
@@ -1005,10 +1124,11 @@ async fn rename(
     msg.extend_from_slice(b" XFER ");
     literal(&mut msg, from);
     msg.push(b' ');
-    literal(&mut msg, server.as_bytes());
+    atom_or_literal(&mut msg, server.as_bytes());
     if let Some(p) = &part {
+        // Cyrus takes the partition as an atom only (`BAD Invalid partition name in Xfer`).
         msg.push(b' ');
-        literal(&mut msg, p.as_bytes());
+        atom_or_literal(&mut msg, p.as_bytes());
     }
     msg.extend_from_slice(b"\r\n");
     let tb = tag_bytes(tag);
@@ -1308,6 +1428,30 @@ mod tests {
             b"a APPEND x {5+}\r\n{1}\r\n\r\n".to_vec()
         );
         assert_eq!(to_nonsync(b"a NOOP\r\n"), b"a NOOP\r\n".to_vec());
+    }
+
+    #[test]
+    fn partitions_go_as_atoms() {
+        let mut v = Vec::new();
+        atom_or_literal(&mut v, b"default");
+        assert_eq!(v, b"default");
+        let mut v = Vec::new();
+        atom_or_literal(&mut v, b"a b");
+        assert_eq!(v, b"{3+}\r\na b");
+        let mut v = Vec::new();
+        atom_or_literal(&mut v, b"");
+        assert_eq!(v, b"{0+}\r\n");
+    }
+
+    #[test]
+    fn server_entry_patterns() {
+        assert!(wants_server_entry(b"/shared/*"));
+        assert!(wants_server_entry(b"*"));
+        assert!(wants_server_entry(b"/SHARED/vendor/cmu/cyrus-imapd/server"));
+        assert!(wants_server_entry(b"/shared/vendor/cmu/cyrus-imapd/%"));
+        assert!(!wants_server_entry(b"/shared/%"));
+        assert!(!wants_server_entry(b"/private/*"));
+        assert!(!wants_server_entry(b"/shared/comment"));
     }
 
     #[test]

@@ -51,11 +51,22 @@ pub fn start_master(h: &Host, listen: &str) -> Daemon {
     Daemon::start_on(h, "mupdate", &["-m"], listen)
 }
 
-/// One of our backends named `name`, pushing to the master at `master`; alice, bob (and the
-/// other users named in `users`) may log in directly too.
-pub fn backend_host(name: &str, master: SocketAddr) -> Host {
-    Host::new(name)
-        .conf("admins", "cyrus")
+/// One of our backends named `name`, pushing to the master at `master`, reaching the other
+/// backends (for XFER) at the `(<server>_<protocol>, host:port)` pairs of `routes`; alice and
+/// bob may log in directly too.
+///
+/// Every other backend must have a route: a bare server name would be looked up as a host
+/// name, and this machine's /etc/hosts may map `backend1` and `backend2` to the shared Cyrus
+/// murder.
+pub fn backend_host(name: &str, master: SocketAddr, routes: &[(String, String)]) -> Host {
+    let mut h = Host::new(name);
+    for (k, v) in routes {
+        h = h.conf(k, v);
+    }
+    h
+        // The other backends (ours, and the Cyrus one of the interop tests) log in as admins
+        // for XFER (the seed: "Backend machines will need to be full admins").
+        .conf("admins", "cyrus backend1 backend2 cyrusbe")
         .conf("allowplaintext", "yes")
         .conf("altnamespace", "no")
         .conf("unixhierarchysep", "no")
@@ -75,6 +86,7 @@ pub fn backend_host(name: &str, master: SocketAddr) -> Host {
         .user("bob", "bobpw")
         .user("backend1", "secret")
         .user("backend2", "secret")
+        .user("cyrusbe", "secret")
         .write()
 }
 
@@ -150,13 +162,27 @@ impl Murder {
         let master = start_master(&master_host, "127.0.0.1:0");
         let mut backends = Vec::new();
         let mut backend_mail = Vec::new();
+        // Ports first, so that each backend knows where the other one is.
+        let names = ["backend1", "backend2"];
         let mut routes = Vec::new();
-        for name in ["backend1", "backend2"] {
-            let h = backend_host(name, master.addr);
-            let (imapd, lmtpd, pop3d) = start_backend(&h);
-            routes.push((format!("{name}_imap"), imapd.addr.to_string()));
-            routes.push((format!("{name}_lmtp"), lmtpd.addr.to_string()));
-            routes.push((format!("{name}_pop3"), pop3d.addr.to_string()));
+        for name in names {
+            for proto in ["imap", "lmtp", "pop3"] {
+                let addr = format!("127.0.0.1:{}", murder_tests::cyrus::free_port());
+                routes.push((format!("{name}_{proto}"), addr));
+            }
+        }
+        let route = |key: &str| -> String {
+            routes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        for name in names {
+            let h = backend_host(name, master.addr, &routes);
+            let imapd = Daemon::start_on(&h, "imapd", &[], &route(&format!("{name}_imap")));
+            let lmtpd = Daemon::start_on(&h, "lmtpd", &[], &route(&format!("{name}_lmtp")));
+            let pop3d = Daemon::start_on(&h, "pop3d", &[], &route(&format!("{name}_pop3")));
             backends.push((h, imapd));
             backend_mail.push((lmtpd, pop3d));
         }
@@ -187,6 +213,25 @@ impl Murder {
             MailboxDb::open_in(&m.front_host.configdir()).map(|d| d.all())
         );
         m
+    }
+
+    /// Every daemon's log, for a failure message.
+    pub fn logs(&self) -> String {
+        let mut out = format!("master:\n{}\n", self.master.log_text());
+        for (i, (h, d)) in self.backends.iter().enumerate() {
+            out.push_str(&format!("{} imapd:\n{}\n", h.name, d.log_text()));
+            out.push_str(&format!(
+                "{} lmtpd:\n{}\n",
+                h.name,
+                self.backend_mail[i].0.log_text()
+            ));
+        }
+        out.push_str(&format!(
+            "slave:\n{}\nproxyd:\n{}\n",
+            self.slave.log_text(),
+            self.proxyd.log_text()
+        ));
+        out
     }
 
     /// Whether the frontend's database holds `name`.
