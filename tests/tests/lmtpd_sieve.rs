@@ -392,3 +392,227 @@ fn runtime_error_or_broken_script_means_implicit_keep() {
     assert!(log.contains("run-time error"), "{log}");
     assert!(log.contains("does not compile"), "{log}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Benchmark (scripts/bench_sieve.sh)
+
+/// A 50-rule script of the usual kinds (list sorting, spam tags, senders, sizes) of which no
+/// rule matches the benchmark message, then one flag: every delivery evaluates all 50 rules
+/// and still goes to the INBOX, so the storage work is the same as without a script.
+fn fifty_rules() -> String {
+    let mut s = String::from("require [\"fileinto\", \"imap4flags\"];\n");
+    for i in 0..50 {
+        s.push_str(&match i % 5 {
+            0 => format!("if header :contains \"List-Id\" \"list{i}.example.net\" {{ fileinto \"INBOX.list{i}\"; stop; }}\n"),
+            1 => format!("if address :is :domain \"from\" \"sender{i}.example.com\" {{ fileinto \"INBOX.people\"; stop; }}\n"),
+            2 => format!("if header :matches \"Subject\" \"*[spam{i}]*\" {{ fileinto \"INBOX.Junk\"; stop; }}\n"),
+            3 => format!("if allof (header :contains \"X-Spam-Flag\" \"YES\", size :over {}K) {{ discard; stop; }}\n", 100 + i),
+            _ => format!("if anyof (address :localpart :is [\"to\", \"cc\"] \"team{i}\", exists \"X-Rule-{i}\") {{ fileinto \"INBOX.team\"; stop; }}\n"),
+        });
+    }
+    s.push_str("addflag \"$sievebench\";\n");
+    s
+}
+
+/// `conns` pre-authenticated connections delivering `msg` in a loop for `secs`; deliveries/s.
+fn load(addr: SocketAddr, rcpts: &[String], conns: usize, secs: f64, msg: &[u8]) -> f64 {
+    let mut stuffed = Vec::new();
+    protocol::lmtp::dot_stuff(msg, &mut stuffed);
+    let stuffed = std::sync::Arc::new(stuffed);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(conns + 1));
+    let threads: Vec<_> = (0..conns)
+        .map(|i| {
+            let rcpt = rcpts[i % rcpts.len()].clone();
+            let (stuffed, barrier) = (stuffed.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut c = Lmtp::connect(addr);
+                barrier.wait();
+                let start = std::time::Instant::now();
+                let mut n = 0u64;
+                while start.elapsed().as_secs_f64() < secs {
+                    c.w.write_all(
+                        format!("MAIL FROM:<bench@example.org>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n")
+                            .as_bytes(),
+                    )
+                    .unwrap();
+                    assert!(c.reply().starts_with("250"));
+                    let r = c.reply();
+                    assert!(r.starts_with("250"), "{rcpt}: {r}");
+                    assert!(c.reply().starts_with("354"));
+                    c.w.write_all(&stuffed).unwrap();
+                    let r = c.reply();
+                    assert!(r.starts_with("250"), "{r}");
+                    n += 1;
+                }
+                c.cmd("QUIT");
+                n as f64 / start.elapsed().as_secs_f64()
+            })
+        })
+        .collect();
+    barrier.wait();
+    threads.into_iter().map(|t| t.join().unwrap()).sum()
+}
+
+/// Installs (or removes, with `None`) `user`'s active script on a Cyrus 3.6 instance the way
+/// timsieved does: `<sievedir>/<first letter>/<user>/NAME.script`, compiled by `sievec` to
+/// `NAME.bc`, and the `defaultbc` symlink naming the active one.
+fn cyrus_sieve(inst: &murder_tests::cyrus::CyrusInstance, user: &str, script: Option<&str>) {
+    let dir = inst.configdir().join("sieve").join(&user[..1]).join(user);
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("defaultbc");
+    let _ = std::fs::remove_file(&link);
+    if let Some(text) = script {
+        std::fs::write(dir.join("bench.script"), text).unwrap();
+        let out = inst.tool(
+            "sievec",
+            &[
+                dir.join("bench.script").to_str().unwrap(),
+                dir.join("bench.bc").to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "sievec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::os::unix::fs::symlink("bench.bc", &link).unwrap();
+    }
+    let st = std::process::Command::new("chown")
+        .args(["-R", "cyrus:"])
+        .arg(inst.configdir().join("sieve"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// `scripts/bench_sieve.sh`: LMTP deliveries per second of a 10 KB message over 8 connections
+/// with no script and with [`fifty_rules`] active, for our lmtpd and (when Cyrus 3.6 is
+/// installed and we are root) a private Cyrus 3.6 instance, runs interleaved; JSON lines.
+#[test]
+#[ignore = "benchmark; run through scripts/bench_sieve.sh"]
+fn bench_sieve_throughput() {
+    use murder_tests::cyrus::{self, CyrusInstance, Imap};
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let secs: f64 = env("BENCH_SECS", "10").parse().unwrap();
+    let runs: usize = env("BENCH_RUNS", "3").parse().unwrap();
+    let conns: usize = env("BENCH_CONNS", "8").parse().unwrap();
+    let mut msg = b"From: bench@example.org\r\nTo: bench@example.org\r\nSubject: bench\r\nMessage-ID: <bench@example.org>\r\n\r\n".to_vec();
+    while msg.len() < 10 * 1024 - 80 {
+        msg.extend_from_slice(
+            b"0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ012345\r\n",
+        );
+    }
+    let script = fifty_rules();
+    assert!(protocol::sieve::compile(script.as_bytes()).is_ok());
+    let users: Vec<String> = (1..=conns).map(|i| format!("bu{i:02}")).collect();
+
+    let host = host(None);
+    let ids: Vec<MailboxId> = users.iter().map(|u| mailbox(&host, u, None)).collect();
+    for u in &users {
+        activate(&host, u, &script);
+    }
+    let ours = Daemon::start(&host, "lmtpd", &["-a"]);
+    let set_ours = |on: bool| {
+        let (store, _) = open(&host);
+        for u in &users {
+            store.set_active_sieve(u, on.then_some("main")).unwrap();
+        }
+    };
+
+    let cyrus_inst = match cyrus::unavailable() {
+        Some(why) => {
+            eprintln!("no Cyrus comparison: {why}");
+            None
+        }
+        None => {
+            let inst = CyrusInstance::builder("sievebench")
+                .user("cyrus", "secret")
+                .conf("admins", "cyrus")
+                .service("imap", "imapd")
+                .service("lmtp", "lmtpd -a")
+                .start();
+            let mut imap = Imap::login(inst.port("imap"), "cyrus", "secret");
+            for u in &users {
+                imap.command(&format!("CREATE user.{u}")).ok();
+                imap.command(&format!("SETACL user.{u} cyrus lrs")).ok();
+            }
+            imap.logout();
+            Some(inst)
+        }
+    };
+    let set_cyrus = |on: bool| {
+        if let Some(inst) = &cyrus_inst {
+            for u in &users {
+                cyrus_sieve(inst, u, on.then_some(script.as_str()));
+            }
+        }
+    };
+
+    let mut results: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for run in 1..=runs {
+        for (with, label) in [(false, "none"), (true, "50 rules")] {
+            set_ours(with);
+            let o = load(ours.addr, &users, conns, secs, &msg);
+            println!("{{\"server\": \"murder lmtpd\", \"script\": \"{label}\", \"run\": {run}, \"conns\": {conns}, \"deliveries_per_s\": {o:.1}}}");
+            results
+                .entry(if with { "ours_script" } else { "ours_none" })
+                .or_default()
+                .push(o);
+            if let Some(inst) = &cyrus_inst {
+                set_cyrus(with);
+                let addr: SocketAddr = format!("127.0.0.1:{}", inst.port("lmtp")).parse().unwrap();
+                let c = load(addr, &users, conns, secs, &msg);
+                println!("{{\"server\": \"cyrus 3.6 lmtpd\", \"script\": \"{label}\", \"run\": {run}, \"conns\": {conns}, \"deliveries_per_s\": {c:.1}}}");
+                results
+                    .entry(if with { "cyrus_script" } else { "cyrus_none" })
+                    .or_default()
+                    .push(c);
+            }
+        }
+    }
+    // The script really ran: its last action flagged the messages delivered with it.
+    let (store, _) = open(&host);
+    let flagged = store
+        .records(&ids[0])
+        .unwrap()
+        .iter()
+        .filter(|r| r.flags.names().iter().any(|n| n == "$sievebench"))
+        .count();
+    assert!(flagged > 0, "our lmtpd never ran the script");
+    if let Some(inst) = &cyrus_inst {
+        let mut imap = Imap::login(inst.port("imap"), "cyrus", "secret");
+        imap.command(&format!("EXAMINE user.{}", users[0])).ok();
+        let r = imap.command("SEARCH KEYWORD $sievebench").ok();
+        let hits = r
+            .untagged
+            .iter()
+            .map(|l| l.split_whitespace().count().saturating_sub(2))
+            .sum::<usize>();
+        assert!(hits > 0, "Cyrus never ran the script: {:?}", r.untagged);
+        imap.logout();
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let mut summary = String::from("{\"summary\": true");
+    for (k, v) in &results {
+        summary.push_str(&format!(", \"{k}_median\": {:.1}", median(v)));
+    }
+    let cost = |none: &str, with: &str| {
+        results.get(none).zip(results.get(with)).map(|(n, w)| {
+            let (n, w) = (median(n), median(w));
+            // Extra time per delivery with the script, as a share of the time without it.
+            (n / w - 1.0) * 100.0
+        })
+    };
+    if let Some(c) = cost("ours_none", "ours_script") {
+        summary.push_str(&format!(", \"ours_filter_cost_pct\": {c:.1}"));
+    }
+    if let Some(c) = cost("cyrus_none", "cyrus_script") {
+        summary.push_str(&format!(", \"cyrus_filter_cost_pct\": {c:.1}"));
+    }
+    summary.push('}');
+    println!("{summary}");
+}
