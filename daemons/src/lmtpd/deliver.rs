@@ -265,7 +265,7 @@ pub enum Outgoing {
 ///
 /// The default target is the `+detail` folder when it exists and grants `p` to `anyone` or
 /// the postuser, else the INBOX; a shared mailbox as resolved. A user with an active sieve
-/// script gets it run here ([`sieve_plan`]): keep goes to the default target, fileinto to a
+/// script gets it run here: keep goes to the default target, fileinto to a
 /// folder, reject becomes this recipient's reply. With `lmtp_strict_quota` the message's size
 /// is checked against the quota. Blocking.
 pub fn deliver_to_user(
