@@ -273,7 +273,7 @@ pub enum Outgoing {
 ///
 /// The default target is the `+detail` folder when it exists and grants `p` to `anyone` or
 /// the postuser, else the INBOX; a shared mailbox as resolved. A user with an active sieve
-/// script gets it run here ([`sieve_plan`]): keep goes to the default target, fileinto to a
+/// script gets it run here: keep goes to the default target, fileinto to a
 /// folder, reject becomes this recipient's reply. With `lmtp_strict_quota` the message's size
 /// is checked against the quota. Blocking.
 pub fn deliver_to_user(
@@ -344,22 +344,37 @@ fn sieve_flags(names: &[String]) -> Flags {
 }
 
 /// The folder a sieve `fileinto` names, if it exists here and the user may post to it.
-/// `INBOX.Work` and `Work` both name the user's `Work` folder (Cyrus files names that are
-/// not under INBOX relative to it); an existing shared mailbox is used as named.
+///
+/// Scripts name folders as the user sees them, and mostly as written for the standard
+/// namespace (`INBOX.Work`) whatever this server's namespace is; so `INBOX.Work`,
+/// `INBOX/Work` and `Work` all name the user's `Work` folder, in the standard and the
+/// alternate namespace, with `.` or `/` as separator. A name that is not one of the user's
+/// folders may name an existing shared mailbox.
 fn fileinto_target(ctx: &Context, userid: &str, mailbox: &str) -> Option<MailboxId> {
     let ns = &ctx.namespace;
-    let named = ns.to_internal(mailbox, Some(userid), false).ok();
-    let mut candidates = Vec::new();
-    if let Some(n) = named {
-        let own = n.owner().as_deref() == Some(userid);
-        candidates.push(n);
-        if !own {
-            let relative = format!("INBOX{}{mailbox}", ns.separator());
-            if let Ok(r) = ns.to_internal(&relative, Some(userid), false) {
-                candidates.insert(0, r);
-            }
+    let sep = ns.separator();
+    let mut spellings = vec![mailbox.to_owned()];
+    if sep == '/' && mailbox.contains('.') && !mailbox.contains('/') {
+        spellings.push(mailbox.replace('.', "/"));
+    }
+    let mut names = Vec::new();
+    for name in &spellings {
+        let inbox_prefixed = name
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case(&format!("INBOX{sep}")));
+        names.push(name.clone());
+        if inbox_prefixed {
+            names.extend(name.get(6..).map(str::to_owned));
+        } else {
+            names.push(format!("INBOX{sep}{name}"));
         }
     }
+    let mut candidates: Vec<InternalName> = names
+        .iter()
+        .filter_map(|n| ns.to_internal(n, Some(userid), false).ok())
+        .collect();
+    // The user's own folders first.
+    candidates.sort_by_key(|c| c.owner().as_deref() != Some(userid));
     for name in candidates {
         let Ok(Some(e)) = ctx.mboxdb.get(name.as_str()) else {
             continue;
