@@ -176,6 +176,43 @@ pub struct CredStore {
     path: PathBuf,
     /// The parsed file and the mtime it was read at.
     cache: Mutex<Option<(Option<SystemTime>, Users)>>,
+    /// Passwords verified lately (see [`CredStore::verify_password`]).
+    verified: Mutex<Verified>,
+}
+
+/// Recently verified plaintext passwords, as saslauthd's credential cache (`-c`) keeps them.
+/// Checking a PLAIN or LOGIN password against a SCRAM secret costs a 4096-round PBKDF2, and
+/// a murder pays it twice per proxied session (the client at the frontend, the proxy user at
+/// the backend), always for the same few identities. Entries are keyed by a hash of a random
+/// per-process key, the stored key (so a password change misses at once) and the password,
+/// so the table holds nothing a guess could be checked against without this process's key.
+struct Verified {
+    key: [u8; 32],
+    seen: HashMap<[u8; 32], std::time::Instant>,
+}
+
+/// How long a verified password is trusted without a new PBKDF2.
+const VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+/// At most this many entries; the table is emptied when full (a flood of distinct logins
+/// only costs the PBKDF2s it would have cost anyway).
+const VERIFIED_MAX: usize = 10_000;
+
+impl Verified {
+    fn new() -> Self {
+        Verified {
+            key: rand::random(),
+            seen: HashMap::new(),
+        }
+    }
+
+    fn entry(&self, secret: &ScramSecret, password: &[u8]) -> [u8; 32] {
+        let mut h = sha2::Sha256::new();
+        h.update(self.key);
+        h.update((secret.stored_key.len() as u64).to_be_bytes());
+        h.update(&secret.stored_key);
+        h.update(password);
+        h.finalize().into()
+    }
 }
 
 type Users = Arc<HashMap<String, UserSecrets>>;
@@ -188,6 +225,7 @@ impl CredStore {
         CredStore {
             path: path.into(),
             cache: Mutex::new(None),
+            verified: Mutex::new(Verified::new()),
         }
     }
 
@@ -254,6 +292,34 @@ impl CredStore {
     /// The secrets of `authid` (`user` or `user@realm`), if the user exists.
     pub fn lookup(&self, authid: &str) -> Result<Option<UserSecrets>, SaslError> {
         Ok(self.load()?.get(authid).cloned())
+    }
+
+    /// Whether `password` is `authid`'s password: the PBKDF2 check, skipped when the same
+    /// password was verified against the same secret in the last few minutes.
+    pub fn verify_password(&self, authid: &str, password: &[u8]) -> Result<bool, SaslError> {
+        let Some(secrets) = self.lookup(authid)? else {
+            return Ok(false);
+        };
+        let entry = {
+            let v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = v.entry(&secrets.sha256, password);
+            if v.seen
+                .get(&entry)
+                .is_some_and(|t| t.elapsed() < VERIFIED_TTL)
+            {
+                return Ok(true);
+            }
+            entry
+        };
+        if !secrets.check_password(password) {
+            return Ok(false);
+        }
+        let mut v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if v.seen.len() >= VERIFIED_MAX {
+            v.seen.clear();
+        }
+        v.seen.insert(entry, std::time::Instant::now());
+        Ok(true)
     }
 
     /// Every stored user key, sorted.
@@ -413,8 +479,8 @@ impl SessionCallback for StoreCallback {
             }
             Some(id) => {
                 let password = context.get_ref::<Password>().unwrap_or_default();
-                match self.store.lookup(&id.authid) {
-                    Ok(Some(s)) if s.check_password(password) => Ok(id),
+                match self.store.verify_password(&id.authid, password) {
+                    Ok(true) => Ok(id),
                     _ => Err(AuthFailure::BadCredentials),
                 }
             }
@@ -480,10 +546,7 @@ impl ServerAuth {
 
     /// Checks a password directly (IMAP LOGIN, POP3 USER/PASS).
     pub fn check_login(&self, user: &str, password: &str) -> Result<bool, SaslError> {
-        Ok(self
-            .store
-            .lookup(user)?
-            .is_some_and(|s| s.check_password(password.as_bytes())))
+        self.store.verify_password(user, password.as_bytes())
     }
 
     /// Starts an exchange for `mech` (case-insensitive).
@@ -706,6 +769,21 @@ mod tests {
         assert!(auth.start("PLAIN", false).is_err());
         let limited = ServerAuth::new(auth.store().clone(), Some("plain")).unwrap();
         assert_eq!(limited.mechanisms(true), ["PLAIN"]);
+    }
+
+    #[test]
+    fn verified_passwords_are_remembered_until_the_password_changes() {
+        let (_d, s) = store();
+        assert!(s.verify_password("alice", b"alicepw").unwrap());
+        // Now from the cache; a wrong password and an unknown user still fail.
+        assert!(s.verify_password("alice", b"alicepw").unwrap());
+        assert!(!s.verify_password("alice", b"alicepw2").unwrap());
+        assert!(!s.verify_password("nobody", b"alicepw").unwrap());
+        // A new password (new salt, new stored key) voids what was remembered.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        s.set_password("alice", "other").unwrap();
+        assert!(!s.verify_password("alice", b"alicepw").unwrap());
+        assert!(s.verify_password("alice", b"other").unwrap());
     }
 
     #[test]

@@ -214,6 +214,72 @@ fn every_command_against_our_frontend() {
     assert!(out.contains(&format!("    comment: {p}\n")), "{out}");
 }
 
+/// The same commands straight to one of our backends (no frontend, no referrals): what an
+/// operator runs on a backend host, and what cyradm does against a single Cyrus server.
+#[test]
+fn every_command_against_our_backend() {
+    let m = Murder::up();
+    let p = format!("user.{}", unique("obb"));
+    let be1 = m.base + 1143;
+    let script = format!(
+        "cm {p}\n\
+         cm {p}.Sent\n\
+         cm --specialuse '\\Drafts' {p}.Drafts\n\
+         lm {p}*\n\
+         sq {p} 102400\n\
+         lq {p}\n\
+         lqr {p}.Sent\n\
+         sam {p} bob read\n\
+         sam {p}.* anyone lrs\n\
+         lam {p}\n\
+         dam {p} bob\n\
+         dam {p}.* anyone\n\
+         setmd {p} /shared/comment hello\n\
+         mboxcfg {p} expire 30\n\
+         getmd {p} expire\n\
+         rename {p}.Sent {p}.Archive\n\
+         subscribe {p}.Archive\n\
+         unsubscribe {p}.Archive\n\
+         reconstruct {p}\n\
+         lm {p}.*\n\
+         version\n\
+         sam {p} admin x\n\
+         sam {p}.* admin x\n\
+         dm {p}.*\n\
+         dm {p}\n\
+         lm {p}*\n"
+    );
+    let o = m
+        .cmd()
+        .args(["-u", "admin", "--password-file"])
+        .arg(m.dir().join("admin.pw"))
+        .arg("--cafile")
+        .arg(m.dir().join("tls/ca.pem"))
+        .args(["127.0.0.1", &be1.to_string()])
+        .output_with(&script);
+    let out = stdout(&o);
+    assert!(o.status.success(), "stderr: {}\nstdout: {out}", stderr(&o));
+    for expected in [
+        format!("{p} (\\HasChildren)"),
+        format!("{p}.Sent (\\HasNoChildren)"),
+        " STORAGE 0/102400 (0%)\n".to_string(),
+        format!("{p} STORAGE 0/102400 (0%)\n"),
+        format!("Setting ACL on {p}.Drafts...OK.\n"),
+        "bob lrs\n".to_string(),
+        format!("Deleting acl on {p}.Sent...OK.\n"),
+        format!("{{{p}}}:\n  shared:\n    expire: 30\n"),
+        format!("{p}.Archive (\\HasNoChildren)"),
+        "name       : ".to_string(),
+        format!("Deleting mailbox {p}.Archive...OK."),
+    ] {
+        assert!(out.contains(&expected), "missing {expected:?} in\n{out}");
+    }
+    assert!(
+        out.ends_with("OK.\n"),
+        "the last lm must print nothing: {out}"
+    );
+}
+
 /// Bad input of every kind: the message, status 1, and the next command still runs.
 #[test]
 fn bad_input_against_our_frontend() {
