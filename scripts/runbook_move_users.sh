@@ -9,8 +9,9 @@
 #   * already on TARGET: skipped (so a rerun after an interruption resumes);
 #   * unknown to the master: reported as failed;
 #   * elsewhere: renamed onto TARGET, then the master is asked again to confirm.
-# One user at a time, simply. The shell's own bulk move, where it exists, runs several at
-# once with a journal; this loop needs nothing but rename and murderlist.
+# One user at a time, simply: this loop needs nothing but rename and murderlist. For long
+# lists use the shell's bulk move (`mmove --parallel N --file USERS_FILE TARGET`), which runs
+# several at once with a progress bar and a journal that resumes an interrupted run.
 # Exits 0 when every user is on TARGET, 1 when some failed. --dry-run only plans.
 source "$(dirname "$0")/lib/runbook.sh"
 need_jq
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --dry-run|-n) DRY_RUN=1; shift ;;
         --partition) PARTITION=$2; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         -*) die "unknown option $1" ;;
         *) break ;;
     esac
