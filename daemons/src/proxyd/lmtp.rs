@@ -340,6 +340,9 @@ async fn transaction(
     .await
     .map_err(|_| "connect timed out".to_string())?
     .map_err(|e| e.to_string())?;
+    // Commands go out as several small writes: without this, Nagle's algorithm holds each
+    // one for the backend's delayed ACK (≈40 ms per transaction).
+    let _ = tcp.set_nodelay(true);
     let mut b = BufReader::new(tcp);
     let (code, _) = reply(&mut b).await?;
     if code != 220 {
