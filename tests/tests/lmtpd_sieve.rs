@@ -457,7 +457,27 @@ fn load(addr: SocketAddr, rcpts: &[String], conns: usize, secs: f64, msg: &[u8])
 /// timsieved does: `<sievedir>/<first letter>/<user>/NAME.script`, compiled by `sievec` to
 /// `NAME.bc`, and the `defaultbc` symlink naming the active one.
 fn cyrus_sieve(inst: &murder_tests::cyrus::CyrusInstance, user: &str, script: Option<&str>) {
-    let dir = inst.configdir().join("sieve").join(&user[..1]).join(user);
+    // Cyrus 3.6 keeps a user's scripts under the INBOX's unique id (as its spool does):
+    // `<sievedir>/uuid/<id[0]>/<id[1]>/<id>/`, `defaultbc` naming the active bytecode. The
+    // `<sievedir>/<hash>/<user>` layout is only for mailboxes with legacy directories.
+    let mut imap = murder_tests::cyrus::Imap::login(inst.port("imap"), "cyrus", "secret");
+    let status = imap
+        .command(&format!("STATUS user.{user} (MAILBOXID)"))
+        .ok();
+    imap.logout();
+    let id = status
+        .untagged
+        .iter()
+        .find_map(|l| l.split("MAILBOXID (").nth(1))
+        .and_then(|r| r.split(')').next())
+        .expect("Cyrus STATUS MAILBOXID")
+        .to_string();
+    let dir = inst
+        .configdir()
+        .join("sieve/uuid")
+        .join(&id[..1])
+        .join(&id[1..2])
+        .join(&id);
     std::fs::create_dir_all(&dir).unwrap();
     let link = dir.join("defaultbc");
     let _ = std::fs::remove_file(&link);
