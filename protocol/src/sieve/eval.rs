@@ -27,6 +27,29 @@ pub struct MessageContext<'a> {
     /// The recipient's own addresses: vacation answers only mail sent to one of these (or to
     /// one of the script's `:addresses`), and never to mail sent by one of them.
     pub own_addresses: Vec<String>,
+    /// The header fields, parsed once on first use: a script of fifty rules asks for the same
+    /// few headers again and again.
+    parsed: std::cell::OnceCell<Vec<ParsedField>>,
+}
+
+/// One header field as the tests see it.
+#[derive(Debug, Clone)]
+struct ParsedField {
+    /// The name, lower-cased.
+    name: Vec<u8>,
+    /// The value, unfolded.
+    value: Vec<u8>,
+    /// The value with RFC 2047 encoded words decoded, trimmed (what `header` compares).
+    decoded: String,
+    /// The addresses in the value (what `address` compares), parsed on first use.
+    addresses: std::cell::OnceCell<Vec<String>>,
+}
+
+impl ParsedField {
+    fn addresses(&self) -> &[String] {
+        self.addresses
+            .get_or_init(|| mime::plain_addresses(&self.value))
+    }
 }
 
 impl<'a> MessageContext<'a> {
@@ -41,15 +64,35 @@ impl<'a> MessageContext<'a> {
             envelope_from,
             envelope_to,
             own_addresses: vec![envelope_to.to_string()],
+            parsed: std::cell::OnceCell::new(),
         }
+    }
+
+    fn parsed(&self) -> &[ParsedField] {
+        self.parsed.get_or_init(|| {
+            header::fields(self.header)
+                .map(|f| {
+                    let value = f.value().into_owned();
+                    ParsedField {
+                        name: f.name().to_ascii_lowercase(),
+                        decoded: mime::decode_words(&value),
+                        value,
+                        addresses: std::cell::OnceCell::new(),
+                    }
+                })
+                .collect()
+        })
+    }
+
+    /// The fields named `name` (case-insensitive), in order.
+    fn fields_named<'s>(&'s self, name: &str) -> impl Iterator<Item = &'s ParsedField> + 's {
+        let name = name.as_bytes().to_ascii_lowercase();
+        self.parsed().iter().filter(move |f| f.name == name)
     }
 
     /// Every value of header `name`, unfolded, trimmed and with RFC 2047 encoded words decoded.
     fn header_values(&self, name: &str) -> impl Iterator<Item = String> + '_ {
-        let name = name.as_bytes().to_vec();
-        header::fields(self.header)
-            .filter(move |f| f.is(&name))
-            .map(|f| mime::decode_words(&f.value()))
+        self.fields_named(name).map(|f| f.decoded.clone())
     }
 }
 
@@ -474,8 +517,9 @@ impl Run<'_, '_> {
                 let values: Vec<String> = names
                     .iter()
                     .flat_map(|n| {
-                        header::all(self.msg.header, n.as_bytes())
-                            .flat_map(|f| mime::plain_addresses(&f.value()))
+                        self.msg
+                            .fields_named(n)
+                            .flat_map(|f| f.addresses().iter().cloned())
                             .collect::<Vec<_>>()
                     })
                     .map(|a| address_part(&a, *part))
@@ -510,7 +554,7 @@ impl Run<'_, '_> {
                 let names = self.expand_all(names);
                 names
                     .iter()
-                    .all(|n| header::first(self.msg.header, n.as_bytes()).is_some())
+                    .all(|n| self.msg.fields_named(n).next().is_some())
             }
             Test::Size { over, limit } => {
                 if *over {
