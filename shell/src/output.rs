@@ -399,27 +399,7 @@ impl<'a> Sink<'a> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let mut t = comfy_table::Table::new();
-        t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-        match self.width {
-            // 0: standard output is a terminal; comfy-table asks it for its width.
-            Some(0) => {
-                t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-            }
-            Some(w) => {
-                t.force_no_tty();
-                t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-                t.set_width(w);
-            }
-            None => {
-                t.force_no_tty();
-                t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
-            }
-        }
-        t.set_header(self.headers.iter().copied());
-        for row in self.rows.drain(..) {
-            t.add_row(row);
-        }
+        let t = table_page(self.width, self.headers, self.rows.drain(..));
         writeln!(self.out, "{t}")?;
         self.out.flush()
     }
@@ -429,6 +409,36 @@ impl<'a> Sink<'a> {
         self.flush_table()?;
         self.out.flush()
     }
+}
+
+/// One page of a `--output table` listing: comfy-table fitted to `width` (`Some(0)`: standard
+/// output is a terminal, comfy-table asks it; `Some(w)`: `w` columns; `None`: no fitting).
+pub(crate) fn table_page(
+    width: Option<u16>,
+    headers: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    match width {
+        Some(0) => {
+            t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+        }
+        Some(w) => {
+            t.force_no_tty();
+            t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+            t.set_width(w);
+        }
+        None => {
+            t.force_no_tty();
+            t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+        }
+    }
+    t.set_header(headers.iter().copied());
+    for row in rows {
+        t.add_row(row);
+    }
+    t
 }
 
 #[cfg(test)]

@@ -458,26 +458,7 @@ impl<'a> Out<'a> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let mut t = comfy_table::Table::new();
-        t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-        match self.width {
-            Some(0) => {
-                t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-            }
-            Some(w) => {
-                t.force_no_tty();
-                t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-                t.set_width(w);
-            }
-            None => {
-                t.force_no_tty();
-                t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
-            }
-        }
-        t.set_header(self.headers.iter().copied());
-        for row in self.rows.drain(..) {
-            t.add_row(row);
-        }
+        let t = crate::output::table_page(self.width, &self.headers, self.rows.drain(..));
         writeln!(self.out, "{t}")?;
         self.out.flush()
     }
