@@ -332,6 +332,11 @@ pub struct CyrusInstance {
 }
 
 impl CyrusInstance {
+    /// The pid of its `master` (whose children are the services' processes).
+    pub fn master_pid(&self) -> Option<u32> {
+        self.master.as_ref().map(Child::id)
+    }
+
     /// A builder for an instance whose servername is `name`.
     pub fn builder(name: &str) -> CyrusBuilder {
         CyrusBuilder {

@@ -414,8 +414,9 @@ fn fifty_rules() -> String {
     s
 }
 
-/// `conns` pre-authenticated connections delivering `msg` in a loop for `secs`; deliveries/s.
-fn load(addr: SocketAddr, rcpts: &[String], conns: usize, secs: f64, msg: &[u8]) -> f64 {
+/// `conns` pre-authenticated connections delivering `msg` in a loop for `secs`:
+/// (deliveries/s, deliveries).
+fn load(addr: SocketAddr, rcpts: &[String], conns: usize, secs: f64, msg: &[u8]) -> (f64, u64) {
     let mut stuffed = Vec::new();
     protocol::lmtp::dot_stuff(msg, &mut stuffed);
     let stuffed = std::sync::Arc::new(stuffed);
@@ -445,12 +446,15 @@ fn load(addr: SocketAddr, rcpts: &[String], conns: usize, secs: f64, msg: &[u8])
                     n += 1;
                 }
                 c.cmd("QUIT");
-                n as f64 / start.elapsed().as_secs_f64()
+                (n as f64 / start.elapsed().as_secs_f64(), n)
             })
         })
         .collect();
     barrier.wait();
-    threads.into_iter().map(|t| t.join().unwrap()).sum()
+    threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .fold((0.0, 0), |(r, n), (r1, n1)| (r + r1, n + n1))
 }
 
 /// Installs (or removes, with `None`) `user`'s active script on a Cyrus 3.6 instance the way
@@ -539,7 +543,10 @@ fn bench_sieve_throughput() {
         }
     };
 
-    let cyrus_inst = match cyrus::unavailable() {
+    let skip_cyrus = std::env::var_os("NO_CYRUS")
+        .is_some()
+        .then(|| "NO_CYRUS is set".to_string());
+    let cyrus_inst = match skip_cyrus.or_else(cyrus::unavailable) {
         Some(why) => {
             eprintln!("no Cyrus comparison: {why}");
             None
@@ -569,24 +576,41 @@ fn bench_sieve_throughput() {
     };
 
     let mut results: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    // Server CPU time per delivery (steadier than throughput on a shared host).
+    let mut cpu: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for run in 1..=runs {
-        for (with, label) in [(false, "none"), (true, "50 rules")] {
+        // Mailboxes grow through the runs: alternate which case goes first, so neither is
+        // always measured on the fuller mailboxes.
+        let mut order = [(false, "none"), (true, "50 rules")];
+        if run % 2 == 0 {
+            order.reverse();
+        }
+        for (with, label) in order {
             set_ours(with);
-            let o = load(ours.addr, &users, conns, secs, &msg);
-            println!("{{\"server\": \"murder lmtpd\", \"script\": \"{label}\", \"run\": {run}, \"conns\": {conns}, \"deliveries_per_s\": {o:.1}}}");
-            results
-                .entry(if with { "ours_script" } else { "ours_none" })
-                .or_default()
-                .push(o);
+            let pid = ours.pid();
+            let cpu0 = murder_tests::cpu_time(pid, false);
+            let (o, n) = load(ours.addr, &users, conns, secs, &msg);
+            let us = (murder_tests::cpu_time(pid, false) - cpu0).as_secs_f64() * 1e6 / n as f64;
+            println!("{{\"server\": \"murder lmtpd\", \"script\": \"{label}\", \"run\": {run}, \"conns\": {conns}, \"deliveries_per_s\": {o:.1}, \"cpu_us_per_delivery\": {us:.1}}}");
+            let key = if with { "ours_script" } else { "ours_none" };
+            results.entry(key).or_default().push(o);
+            cpu.entry(key).or_default().push(us);
             if let Some(inst) = &cyrus_inst {
                 set_cyrus(with);
                 let addr: SocketAddr = format!("127.0.0.1:{}", inst.port("lmtp")).parse().unwrap();
-                let c = load(addr, &users, conns, secs, &msg);
-                println!("{{\"server\": \"cyrus 3.6 lmtpd\", \"script\": \"{label}\", \"run\": {run}, \"conns\": {conns}, \"deliveries_per_s\": {c:.1}}}");
-                results
-                    .entry(if with { "cyrus_script" } else { "cyrus_none" })
-                    .or_default()
-                    .push(c);
+                // Cyrus forks: its master's live children and the ones it reaped.
+                let pid = inst.master_pid().unwrap();
+                let cpu0 = murder_tests::cpu_time(pid, true);
+                let (c, n) = load(addr, &users, conns, secs, &msg);
+                let us = murder_tests::cpu_time(pid, true)
+                    .saturating_sub(cpu0)
+                    .as_secs_f64()
+                    * 1e6
+                    / n as f64;
+                println!("{{\"server\": \"cyrus 3.6 lmtpd\", \"script\": \"{label}\", \"run\": {run}, \"conns\": {conns}, \"deliveries_per_s\": {c:.1}, \"cpu_us_per_delivery\": {us:.1}}}");
+                let key = if with { "cyrus_script" } else { "cyrus_none" };
+                results.entry(key).or_default().push(c);
+                cpu.entry(key).or_default().push(us);
             }
         }
     }
@@ -622,18 +646,28 @@ fn bench_sieve_throughput() {
     for (k, v) in &results {
         summary.push_str(&format!(", \"{k}_median\": {:.1}", median(v)));
     }
-    let cost = |none: &str, with: &str| {
-        results.get(none).zip(results.get(with)).map(|(n, w)| {
-            let (n, w) = (median(n), median(w));
-            // Extra time per delivery with the script, as a share of the time without it.
-            (n / w - 1.0) * 100.0
+    // The cost of the script, from each run's pair (the two cases measured back to back), then
+    // the median over runs: the host's speed drifts by tens of percent over a minute here,
+    // which a pair shares and a comparison of separate medians does not.
+    let paired = |m: &BTreeMap<&str, Vec<f64>>, none: &str, with: &str, f: fn(f64, f64) -> f64| {
+        m.get(none).zip(m.get(with)).map(|(n, w)| {
+            let pairs: Vec<f64> = n.iter().zip(w).map(|(n, w)| f(*n, *w) * 100.0).collect();
+            median(&pairs)
         })
     };
-    if let Some(c) = cost("ours_none", "ours_script") {
-        summary.push_str(&format!(", \"ours_filter_cost_pct\": {c:.1}"));
+    for who in ["ours", "cyrus"] {
+        let (none, with) = (format!("{who}_none"), format!("{who}_script"));
+        // Throughput: extra time per delivery with the script, as a share of the time without.
+        if let Some(c) = paired(&results, &none, &with, |n, w| n / w - 1.0) {
+            summary.push_str(&format!(", \"{who}_filter_cost_pct\": {c:.1}"));
+        }
+        // Server CPU time per delivery.
+        if let Some(c) = paired(&cpu, &none, &with, |n, w| w / n - 1.0) {
+            summary.push_str(&format!(", \"{who}_filter_cpu_cost_pct\": {c:.1}"));
+        }
     }
-    if let Some(c) = cost("cyrus_none", "cyrus_script") {
-        summary.push_str(&format!(", \"cyrus_filter_cost_pct\": {c:.1}"));
+    for (k, v) in &cpu {
+        summary.push_str(&format!(", \"{k}_cpu_us_median\": {:.1}", median(v)));
     }
     summary.push('}');
     println!("{summary}");

@@ -413,7 +413,7 @@ fn sieve_plan(
         fallback: Some(inbox.clone()),
         ..Plan::default()
     };
-    let script = match ctx.sieve.compiled(text) {
+    let script = match ctx.sieve.compiled(userid, script_name, text) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(user = %userid, script = %script_name, "sieve script does not compile: {e}; keeping");

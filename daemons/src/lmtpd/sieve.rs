@@ -1,5 +1,6 @@
 //! Sieve at delivery: the user's active script, compiled once per content (a cache keyed by
-//! its SHA-256), evaluated with [`protocol::sieve::evaluate`], and its actions turned into
+//! user and script name that keeps the text it compiled, so a changed script is compiled
+//! again), evaluated with [`protocol::sieve::evaluate`], and its actions turned into
 //! store targets, a refusal, or mail handed to `sendmail` (redirect, vacation).
 //!
 //! Vacation replies are remembered per (user, handle, sender) in a small LMDB database,
@@ -16,9 +17,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use heed::types::Bytes;
 use heed::{Database, Env, EnvOpenOptions};
 use protocol::sieve::{self, Script, Vacation};
-use sha2::{Digest, Sha256};
 
-/// Most compiled scripts kept; past this the cache starts afresh (a script is cheap to
+/// Most users whose compiled scripts are kept; past this the cache starts afresh (a script is cheap to
 /// compile again, and a bound keeps a server with many users from growing without limit).
 const CACHE_MAX: usize = 4096;
 
@@ -54,10 +54,16 @@ pub enum SieveError {
     },
 }
 
+/// A compiled script and the text it came from.
+struct Cached {
+    text: Box<[u8]>,
+    script: Arc<Script>,
+}
+
 /// Sieve state shared by every lmtpd session.
 pub struct SieveState {
-    /// Compiled scripts by SHA-256 of their text.
-    cache: Mutex<HashMap<[u8; 32], Arc<Script>>>,
+    /// Compiled scripts by user and script name, with the text each was compiled from.
+    cache: Mutex<HashMap<String, HashMap<String, Cached>>>,
     /// The `sendmail` program (imapd.conf `sendmail`, default `/usr/sbin/sendmail`).
     pub sendmail: String,
     /// Where the vacation database lives; opened on first use so a host without vacation
@@ -85,22 +91,40 @@ impl SieveState {
         }
     }
 
-    /// The compiled form of `text`, compiling it only the first time it is seen.
-    pub fn compiled(&self, text: &[u8]) -> Result<Arc<Script>, sieve::CompileError> {
-        let key: [u8; 32] = Sha256::digest(text).into();
-        if let Some(s) = self.lock().get(&key) {
-            return Ok(s.clone());
+    /// The compiled form of `user`'s script `name` whose text is `text`, compiled only when
+    /// the text differs from the one compiled last time. Comparing the texts costs a memcmp
+    /// per delivery, less than hashing them; the key is built only on a miss.
+    pub fn compiled(
+        &self,
+        user: &str,
+        name: &str,
+        text: &[u8],
+    ) -> Result<Arc<Script>, sieve::CompileError> {
+        let hit = |c: &Cached| (*c.text == *text).then(|| c.script.clone());
+        if let Some(s) = self
+            .lock()
+            .get(user)
+            .and_then(|m| m.get(name))
+            .and_then(hit)
+        {
+            return Ok(s);
         }
         let script = Arc::new(sieve::compile(text)?);
         let mut cache = self.lock();
         if cache.len() >= CACHE_MAX {
             cache.clear();
         }
-        cache.insert(key, script.clone());
+        cache.entry(user.to_owned()).or_default().insert(
+            name.to_owned(),
+            Cached {
+                text: text.into(),
+                script: script.clone(),
+            },
+        );
         Ok(script)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Script>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, Cached>>> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -350,12 +374,20 @@ mod tests {
     }
 
     #[test]
-    fn compiled_scripts_are_cached_by_content() {
+    fn compiled_scripts_are_cached_until_their_text_changes() {
         let dir = tempfile::tempdir().unwrap();
         let s = SieveState::new("/bin/true".into(), dir.path());
-        let a = s.compiled(b"keep;").unwrap();
-        let b = s.compiled(b"keep;").unwrap();
+        let a = s.compiled("alice", "main", b"keep;").unwrap();
+        let b = s.compiled("alice", "main", b"keep;").unwrap();
         assert!(Arc::ptr_eq(&a, &b));
-        assert!(s.compiled(b"fileinot;").is_err());
+        // Another user's script of the same name is its own entry.
+        let other = s.compiled("bob", "main", b"keep;").unwrap();
+        assert!(!Arc::ptr_eq(&a, &other));
+        // A changed text is compiled again.
+        let c = s.compiled("alice", "main", b"discard;").unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        let d = s.compiled("alice", "main", b"discard;").unwrap();
+        assert!(Arc::ptr_eq(&c, &d));
+        assert!(s.compiled("alice", "main", b"fileinot;").is_err());
     }
 }

@@ -85,14 +85,10 @@ impl<'a> MessageContext<'a> {
     }
 
     /// The fields named `name` (case-insensitive), in order.
-    fn fields_named<'s>(&'s self, name: &str) -> impl Iterator<Item = &'s ParsedField> + 's {
-        let name = name.as_bytes().to_ascii_lowercase();
-        self.parsed().iter().filter(move |f| f.name == name)
-    }
-
-    /// Every value of header `name`, unfolded, trimmed and with RFC 2047 encoded words decoded.
-    fn header_values(&self, name: &str) -> impl Iterator<Item = String> + '_ {
-        self.fields_named(name).map(|f| f.decoded.clone())
+    fn fields_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s ParsedField> + 's {
+        self.parsed()
+            .iter()
+            .filter(move |f| f.name.eq_ignore_ascii_case(name.as_bytes()))
     }
 }
 
@@ -268,8 +264,8 @@ impl Run<'_, '_> {
         Cow::Owned(out)
     }
 
-    fn expand_all(&self, list: &[String]) -> Vec<String> {
-        list.iter().map(|s| self.expand(s).into_owned()).collect()
+    fn expand_all<'a>(&self, list: &'a [String]) -> Vec<Cow<'a, str>> {
+        list.iter().map(|s| self.expand(s)).collect()
     }
 
     fn step(&mut self) -> Result<(), RunError> {
@@ -454,16 +450,17 @@ impl Run<'_, '_> {
     }
 
     /// Compares each value against each key; true at the first match.
-    fn any_match(
+    fn any_match<V: AsRef<str>>(
         &mut self,
         m: &Match,
-        values: &[String],
+        values: &[V],
         keys: &[String],
     ) -> Result<bool, RunError> {
         let keys = self.expand_all(keys);
         let want_captures = self.uses_variables && m.kind == MatchType::Matches;
         let mut caps = Vec::new();
         for v in values {
+            let v = v.as_ref();
             for k in &keys {
                 let c = if want_captures { Some(&mut caps) } else { None };
                 if matches(m.comparator, m.kind, v, k, c, &mut self.budget)? {
@@ -501,9 +498,12 @@ impl Run<'_, '_> {
             }
             Test::Header { m, names, keys } => {
                 let names = self.expand_all(names);
-                let values: Vec<String> = names
+                let msg = self.msg;
+                // Unfolded, trimmed, RFC 2047 words decoded; borrowed from the parsed header.
+                let values: Vec<&str> = names
                     .iter()
-                    .flat_map(|n| self.msg.header_values(n))
+                    .flat_map(|n| msg.fields_named(n))
+                    .map(|f| f.decoded.as_str())
                     .collect();
                 self.any_match(m, &values, keys)?
             }
@@ -514,15 +514,12 @@ impl Run<'_, '_> {
                 keys,
             } => {
                 let names = self.expand_all(headers);
-                let values: Vec<String> = names
+                let msg = self.msg;
+                let values: Vec<&str> = names
                     .iter()
-                    .flat_map(|n| {
-                        self.msg
-                            .fields_named(n)
-                            .flat_map(|f| f.addresses().iter().cloned())
-                            .collect::<Vec<_>>()
-                    })
-                    .map(|a| address_part(&a, *part))
+                    .flat_map(|n| msg.fields_named(n))
+                    .flat_map(|f| f.addresses())
+                    .map(|a| address_part(a, *part))
                     .collect();
                 self.any_match(m, &values, keys)?
             }
@@ -532,7 +529,7 @@ impl Run<'_, '_> {
                 parts,
                 keys,
             } => {
-                let values: Vec<String> = parts
+                let values: Vec<&str> = parts
                     .iter()
                     .map(|p| {
                         let a = if p == "from" {
@@ -542,7 +539,7 @@ impl Run<'_, '_> {
                         };
                         // The null sender's parts are all empty (RFC 5228 §5.4).
                         if a.is_empty() {
-                            String::new()
+                            ""
                         } else {
                             address_part(a, *part)
                         }
@@ -616,7 +613,11 @@ impl Run<'_, '_> {
             return Ok(None);
         };
         let mut addresses = self.msg.own_addresses.clone();
-        addresses.extend(self.expand_all(&args.addresses));
+        addresses.extend(
+            self.expand_all(&args.addresses)
+                .into_iter()
+                .map(Cow::into_owned),
+        );
         let recipient = match vacation_reply_allowed(self.msg, &addresses) {
             Ok(r) => r,
             Err(why) => return Ok(Some(why)),
@@ -625,7 +626,12 @@ impl Run<'_, '_> {
         let subject = match &args.subject {
             Some(s) => self.expand(s).into_owned(),
             None => {
-                let original = self.msg.header_values("subject").next().unwrap_or_default();
+                let original = self
+                    .msg
+                    .fields_named("subject")
+                    .next()
+                    .map(|f| f.decoded.clone())
+                    .unwrap_or_default();
                 if original.is_empty() {
                     "Automated reply".to_string()
                 } else {
@@ -758,21 +764,21 @@ fn is_variable_ref(name: &str) -> bool {
     }
 }
 
-fn address_part(address: &str, part: AddressPart) -> String {
+fn address_part(address: &str, part: AddressPart) -> &str {
     match part {
-        AddressPart::All => address.to_string(),
-        AddressPart::LocalPart => address
-            .rsplit_once('@')
-            .map_or(address, |(l, _)| l)
-            .to_string(),
-        AddressPart::Domain => address.rsplit_once('@').map_or("", |(_, d)| d).to_string(),
+        AddressPart::All => address,
+        AddressPart::LocalPart => address.rsplit_once('@').map_or(address, |(l, _)| l),
+        AddressPart::Domain => address.rsplit_once('@').map_or("", |(_, d)| d),
     }
 }
 
 /// Flag lists are space-separated inside each string (RFC 5232 §3).
-fn split_flags(list: &[String]) -> Vec<String> {
+fn split_flags<S: AsRef<str>>(list: &[S]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for f in list.iter().flat_map(|s| s.split_ascii_whitespace()) {
+    for f in list
+        .iter()
+        .flat_map(|s| s.as_ref().split_ascii_whitespace())
+    {
         if !out.iter().any(|o| o.eq_ignore_ascii_case(f)) {
             out.push(f.to_string());
         }
