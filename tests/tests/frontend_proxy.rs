@@ -518,3 +518,98 @@ fn pop3proxyd_offers_stls_when_tls_is_configured() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn unauthenticate_on_a_backend_forgets_the_user_and_a_frontend_does_not_offer_it() {
+    let m = Murder::start();
+    let mut c = Imap::login(m.backends[0].1.addr, "alice", "alicepw");
+    let caps = c.ok("CAPABILITY");
+    assert!(
+        caps.iter().any(|l| l.contains(" UNAUTHENTICATE")),
+        "{caps:?}"
+    );
+    c.ok("SELECT INBOX");
+    c.ok("UNAUTHENTICATE");
+    // Back to the not-authenticated state, on the same connection.
+    let r = c.cmd("SELECT INBOX");
+    assert!(r.tagged.starts_with("BAD"), "{r:?}");
+    let caps = c.ok("CAPABILITY");
+    assert!(
+        !caps.iter().any(|l| l.contains(" UNAUTHENTICATE")),
+        "{caps:?}"
+    );
+    assert!(c.cmd("UNAUTHENTICATE").tagged.starts_with("BAD"));
+    // Someone else logs in and is that someone: bob has no INBOX on backend1.
+    c.ok("LOGIN bob bobpw");
+    c.no("SELECT INBOX");
+    c.ok("LOGOUT");
+    // A frontend's backend connections belong to its user: it neither offers nor runs it.
+    let mut f = Imap::login(m.proxyd.addr, "alice", "alicepw");
+    let caps = f.ok("CAPABILITY");
+    assert!(
+        !caps.iter().any(|l| l.contains("UNAUTHENTICATE")),
+        "{caps:?}"
+    );
+    assert!(f.cmd("UNAUTHENTICATE").tagged.starts_with("BAD"));
+    f.ok("SELECT INBOX");
+}
+
+#[test]
+fn backend_connections_serve_the_next_session_as_its_own_user() {
+    let mut m = Murder::start();
+    deliver(&m, "alice");
+    let b1 = m.backends[0].1.addr.port();
+    let session = |user: &str, pw: &str, mailbox: &str| {
+        let mut c = Imap::login(m.proxyd.addr, user, pw);
+        let r = c.ok(&format!("SELECT {mailbox}"));
+        assert!(r.iter().any(|l| l == "* 1 EXISTS"), "{user}: {r:?}");
+        c
+    };
+    // alice's session ends; its backend connection stays open, unauthenticated, for the next.
+    let mut alice = session("alice", "alicepw", "INBOX");
+    alice.ok("LOGOUT");
+    assert!(
+        wait_until(Duration::from_secs(10), || m.backends[0]
+            .1
+            .log_text()
+            .contains("unauthenticated")),
+        "{}",
+        m.logs()
+    );
+    assert_eq!(connections_to(b1), 1);
+    // The admin's session takes it over (no new connection) and acts as the admin.
+    let mut admin = Imap::login(m.proxyd.addr, "cyrus", "secret");
+    admin.ok("GETACL user.alice");
+    admin.ok("SETQUOTA user.alice (STORAGE 100000)");
+    admin.ok("LOGOUT");
+    assert_eq!(connections_to(b1), 1);
+    // Then alice again, as alice: the admin's rights did not stay with the connection.
+    let mut alice = session("alice", "alicepw", "INBOX");
+    alice.no("SETQUOTA user.alice (STORAGE 1)");
+    assert_eq!(connections_to(b1), 1);
+    alice.ok("LOGOUT");
+    // The backend saw the proxy user log in for alice, the admin, then alice, on one connection.
+    let log = m.backends[0].1.log_text();
+    let logins: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" login") && l.contains("authid=murder"))
+        .map(|l| {
+            l.split("user=")
+                .nth(1)
+                .and_then(|u| u.split_whitespace().next())
+                .unwrap_or("")
+        })
+        .collect();
+    assert_eq!(logins, ["alice", "cyrus", "alice"], "{log}");
+    // With `proxyd_backend_pool: 0` every session gets (and closes) its own connection.
+    m.front_host.set("proxyd_backend_pool", "0");
+    let proxyd = Daemon::start(&m.front_host, "proxyd", &[]);
+    let mut c = Imap::login(proxyd.addr, "alice", "alicepw");
+    c.ok("SELECT INBOX");
+    assert_eq!(connections_to(b1), 2);
+    c.ok("LOGOUT");
+    assert!(
+        wait_until(Duration::from_secs(10), || connections_to(b1) == 1),
+        "the unpooled connection stayed open"
+    );
+}

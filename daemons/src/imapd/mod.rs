@@ -109,6 +109,9 @@ pub struct Context {
     pub idle_timeout: Duration,
     /// A frontend (`mupdate_server` without `proxyservers`): commands go to backends.
     pub frontend: bool,
+    /// On a frontend: backend connections finished sessions handed back, for the next ones
+    /// (`proxyd_backend_pool`, our option: how many per backend, 0 for none).
+    pub backend_pool: crate::proxyd::backend::Pool,
 }
 
 impl Context {
@@ -500,6 +503,11 @@ impl Session {
                 self.bad(&tag, "Already authenticated");
                 Ok(())
             }
+            // A frontend does not offer it: its backend connections belong to the user.
+            CommandBody::Unauthenticate if !self.ctx.frontend => {
+                self.cmd_unauthenticate(&tag);
+                Ok(())
+            }
             CommandBody::Namespace => self.cmd_namespace(&tag),
             CommandBody::Enable(caps) => self.cmd_enable(&tag, caps),
             body @ (CommandBody::Create { .. }
@@ -570,6 +578,9 @@ impl Session {
         }
         if let Some(s) = self.ctx.conf.get_str("mupdate_server") {
             caps.push(format!("MUPDATE=mupdate://{s}/"));
+        }
+        if self.phase != Phase::NotAuthenticated && !self.ctx.frontend {
+            caps.push("UNAUTHENTICATE".into());
         }
         if self.phase == Phase::NotAuthenticated {
             if self.ctx.tls.is_some() && !tls {
@@ -675,6 +686,23 @@ impl Session {
             authid: a.authid,
             is_admin: a.is_admin,
         })
+    }
+
+    /// UNAUTHENTICATE (RFC 8437): forgets the user, the selected mailbox (closed without
+    /// expunging, as UNSELECT) and what ENABLE turned on; TLS stays. A frontend uses it to
+    /// hand one backend connection from a finished session to the next, which then
+    /// authenticates again (as the proxy user, for its own user).
+    fn cmd_unauthenticate(&mut self, tag: &Tag) {
+        if self.selected.is_some() {
+            messages::unselect(self);
+        }
+        if let Some(u) = self.user.take() {
+            tracing::info!(peer = %self.peer, user = %u.name, "unauthenticated");
+        }
+        self.enabled.clear();
+        self.referrals_ok = false;
+        self.phase = Phase::NotAuthenticated;
+        self.ok(tag);
     }
 
     fn login_ok(&mut self, tag: &Tag, user: User) {
@@ -860,6 +888,11 @@ pub fn context(conf: ImapdConf, implicit_tls: bool) -> Result<Context, String> {
     };
     let auth = service::server_auth(&conf)?;
     let tls = service::server_tls(&conf)?;
+    let backend_pool = crate::proxyd::backend::Pool::new(
+        conf.get_int("proxyd_backend_pool")
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(crate::proxyd::backend::POOL_PER_SERVER),
+    );
     let namespace = service::namespace(&conf);
     Ok(Context {
         servername: conf.servername().unwrap_or_else(|| "localhost".into()),
@@ -880,6 +913,7 @@ pub fn context(conf: ImapdConf, implicit_tls: bool) -> Result<Context, String> {
         namespace,
         limits: Limits::default(),
         connections: Arc::new(ConnCounter::default()),
+        backend_pool,
     })
 }
 

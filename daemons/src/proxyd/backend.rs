@@ -1,6 +1,8 @@
 //! A frontend's IMAP connection to one backend, authenticated as `proxy_authname` acting for
 //! the session's user (reference §4.3).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -46,6 +48,12 @@ pub struct Backend {
     pub conn: FramedConn,
     /// The backend's capabilities (upper case).
     pub caps: Vec<String>,
+    /// Its capabilities before authentication (the SASL mechanisms, SASL-IR), kept for
+    /// authenticating again after UNAUTHENTICATE.
+    login_caps: Vec<String>,
+    /// The tag of an UNAUTHENTICATE sent when the connection went back to the [`Pool`],
+    /// whose answer is read with the next AUTHENTICATE's.
+    pending: Option<String>,
     /// When it was last used (a connection idle for long gets a NOOP before reuse).
     pub last_used: Instant,
     next_tag: u32,
@@ -100,6 +108,8 @@ impl Backend {
             server: server.to_owned(),
             conn: FramedConn::new(Stream::Plain(tcp), Role::Client, Limits::default()),
             caps: Vec::new(),
+            login_caps: Vec::new(),
+            pending: None,
             last_used: Instant::now(),
             next_tag: 0,
         };
@@ -132,8 +142,51 @@ impl Backend {
                 }
             }
         }
+        b.login_caps = b.caps.clone();
         b.authenticate(conf, user).await?;
         Ok(b)
+    }
+
+    /// Like [`Backend::connect`], but first tries the connections other sessions handed back
+    /// to `pool`: one of those only needs a new AUTHENTICATE (for `user`), sent without
+    /// waiting for the answer to its UNAUTHENTICATE. A pooled connection that fails in any
+    /// way is dropped and the next one (or a new connection) is tried.
+    pub async fn connect_pooled(
+        conf: &ImapdConf,
+        server: &str,
+        user: &str,
+        pool: &Pool,
+    ) -> Result<Backend, BackendError> {
+        while let Some(mut b) = pool.take(server) {
+            match tokio::time::timeout(CONNECT_TIMEOUT, b.authenticate(conf, user)).await {
+                Ok(Ok(())) => return Ok(b),
+                Ok(Err(e)) => {
+                    tracing::debug!(backend = %server, "a pooled backend connection failed: {e}")
+                }
+                Err(_) => {
+                    tracing::debug!(backend = %server, "a pooled backend connection timed out")
+                }
+            }
+        }
+        Self::connect(conf, server, user).await
+    }
+
+    /// Ends this session's use of the connection: back to `pool` after UNAUTHENTICATE when the
+    /// backend offers it (RFC 8437) and the pool has room, else LOGOUT. Only for a connection
+    /// with no command in progress.
+    pub async fn release(mut self, pool: &Pool) {
+        if !pool.has_room(&self.server) || !self.caps.iter().any(|c| c == "UNAUTHENTICATE") {
+            return self.logout().await;
+        }
+        let tag = self.tag();
+        if self
+            .send(format!("{tag} UNAUTHENTICATE\r\n").as_bytes())
+            .await
+            .is_ok()
+        {
+            self.pending = Some(tag);
+            pool.put(self);
+        }
     }
 
     /// A tag for the frontend's own commands (`PROXY<n>`).
@@ -166,7 +219,7 @@ impl Backend {
 
     async fn authenticate(&mut self, conf: &ImapdConf, user: &str) -> Result<(), BackendError> {
         let offered: Vec<String> = self
-            .caps
+            .login_caps
             .iter()
             .filter_map(|c| c.strip_prefix("AUTH="))
             .map(str::to_owned)
@@ -193,7 +246,7 @@ impl Backend {
         let tag = self.tag();
         let mut cmd = format!("{tag} AUTHENTICATE {}", client.mechanism());
         let mut pending = initial;
-        if self.caps.iter().any(|c| c == "SASL-IR") {
+        if self.login_caps.iter().any(|c| c == "SASL-IR") {
             if let Some(ir) = pending.take() {
                 cmd.push(' ');
                 if ir.is_empty() {
@@ -207,6 +260,16 @@ impl Backend {
         self.send(cmd.as_bytes()).await?;
         loop {
             let l = self.line().await?;
+            if let Some(p) = self.pending.as_deref() {
+                // The answer to the UNAUTHENTICATE sent when the connection was pooled.
+                if let Some(rest) = l.strip_prefix(format!("{p} ").as_bytes()) {
+                    if !rest.starts_with(b"OK") {
+                        return Err(io_err(&self.server, "UNAUTHENTICATE was refused"));
+                    }
+                    self.pending = None;
+                    continue;
+                }
+            }
             if l.starts_with(b"+") {
                 let data = l.get(1..).unwrap_or_default();
                 let data = String::from_utf8_lossy(data);
@@ -280,6 +343,76 @@ impl Backend {
     /// Says goodbye (best effort).
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.command(b"LOGOUT")).await;
+    }
+}
+
+/// How many UNAUTHENTICATEd connections to one backend the pool keeps by default
+/// (`proxyd_backend_pool`; 0 turns pooling off).
+pub const POOL_PER_SERVER: usize = 32;
+
+/// How long a pooled connection may wait for its next session before it is closed.
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
+/// Backend connections that finished sessions handed back, not authenticated (after
+/// UNAUTHENTICATE), by server. A new session's first command for a backend then costs one
+/// AUTHENTICATE instead of a TCP connection, a greeting and a login, on both sides; Cyrus's
+/// proxyd opens a new connection for every session.
+pub struct Pool {
+    idle: Mutex<HashMap<String, Vec<Backend>>>,
+    per_server: usize,
+}
+
+impl Pool {
+    /// A pool keeping up to `per_server` connections to each backend (0: none).
+    pub fn new(per_server: usize) -> Pool {
+        Pool {
+            idle: Mutex::new(HashMap::new()),
+            per_server,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Backend>>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn has_room(&self, server: &str) -> bool {
+        self.per_server > 0
+            && self
+                .lock()
+                .get(server)
+                .is_none_or(|v| v.len() < self.per_server)
+    }
+
+    fn put(&self, b: Backend) {
+        let mut idle = self.lock();
+        let list = idle.entry(b.server.clone()).or_default();
+        // Those idle too long go (dropping one closes its socket).
+        list.retain(|c| c.last_used.elapsed() < POOL_IDLE);
+        if list.len() < self.per_server {
+            list.push(b);
+        }
+    }
+
+    /// The most recently pooled connection to `server` that has not waited too long.
+    fn take(&self, server: &str) -> Option<Backend> {
+        let mut idle = self.lock();
+        let list = idle.get_mut(server)?;
+        while let Some(b) = list.pop() {
+            if b.last_used.elapsed() < POOL_IDLE {
+                return Some(b);
+            }
+        }
+        None
+    }
+
+    /// How many connections wait in the pool (all backends).
+    pub fn len(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    /// Whether no connection waits in the pool.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

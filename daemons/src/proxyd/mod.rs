@@ -295,7 +295,7 @@ async fn backend(s: &mut Session, server: &str) -> Result<Backend, BackendError>
         }
     }
     let user = s.user_name().to_owned();
-    let mut b = Backend::connect(&s.ctx.conf, server, &user).await?;
+    let mut b = Backend::connect_pooled(&s.ctx.conf, server, &user, &s.ctx.backend_pool).await?;
     // The client's ENABLEd extensions hold on every backend of the session (§4.3); the
     // client already had its one ENABLED answer, so the backend's is not relayed.
     if !s.enabled.is_empty() {
@@ -567,8 +567,10 @@ async fn route(s: &mut Session, raw: Vec<u8>, cmd: Command) -> HResult {
         CommandBody::Idle => idle(s, &tag, &raw).await,
         CommandBody::Enable(_) => enable(s, cmd).await,
         CommandBody::Logout => {
+            // Each backend connection goes back to the pool for the next session (or gets a
+            // LOGOUT when the backend cannot UNAUTHENTICATE).
             for (_, b) in s.proxy.conns.drain() {
-                b.logout().await;
+                b.release(&s.ctx.backend_pool).await;
             }
             s.proxy.current = None;
             s.dispatch(cmd).await

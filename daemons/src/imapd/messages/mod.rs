@@ -586,7 +586,7 @@ pub async fn dispatch(s: &mut Session, tag: &Tag, body: CommandBody) -> HResult 
     Ok(())
 }
 
-fn unselect(s: &mut Session) {
+pub(crate) fn unselect(s: &mut Session) {
     s.selected = None;
     if s.phase == Phase::Selected {
         s.phase = Phase::Authenticated;

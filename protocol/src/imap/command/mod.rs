@@ -347,6 +347,8 @@ pub enum CommandBody {
     Close,
     /// `UNSELECT`
     Unselect,
+    /// `UNAUTHENTICATE` (RFC 8437): back to the not-authenticated state, connection kept.
+    Unauthenticate,
     /// `EXPUNGE`
     Expunge,
     /// `UID EXPUNGE set`
@@ -999,6 +1001,7 @@ fn parse_body(name: &[u8], c: &mut Cursor<'_>) -> Result<Option<CommandBody>, Ki
         b"CHECK" => no_args(c, "Check", B::Check)?,
         b"CLOSE" => no_args(c, "Close", B::Close)?,
         b"UNSELECT" => no_args(c, "Unselect", B::Unselect)?,
+        b"UNAUTHENTICATE" => no_args(c, "Unauthenticate", B::Unauthenticate)?,
         b"EXPUNGE" => no_args(c, "Expunge", B::Expunge)?,
         b"IDLE" => no_args(c, "Idle", B::Idle)?,
         b"NAMESPACE" => no_args(c, "Namespace", B::Namespace)?,
@@ -1758,6 +1761,7 @@ fn encode_body(body: &CommandBody, out: &mut Vec<u8>, mode: LiteralMode) {
         B::Check => w(out, "CHECK"),
         B::Close => w(out, "CLOSE"),
         B::Unselect => w(out, "UNSELECT"),
+        B::Unauthenticate => w(out, "UNAUTHENTICATE"),
         B::Expunge => w(out, "EXPUNGE"),
         B::Idle => w(out, "IDLE"),
         B::Namespace => w(out, "NAMESPACE"),

@@ -641,6 +641,11 @@ fn other_rfc_commands() {
     check("s STARTTLS\r\n", B::StartTls, None);
     check("c CHECK\r\n", B::Check, None);
     check("u UNSELECT\r\n", B::Unselect, None);
+    check(
+        "u unauthenticate\r\n",
+        B::Unauthenticate,
+        Some("u UNAUTHENTICATE\r\n"),
+    );
     check("e EXPUNGE\r\n", B::Expunge, None);
     check("i idle\r\n", B::Idle, Some("i IDLE\r\n"));
     check(
@@ -1611,6 +1616,7 @@ fn any_body() -> impl Strategy<Value = CommandBody> {
         Just(B::Check),
         Just(B::Close),
         Just(B::Unselect),
+        Just(B::Unauthenticate),
         Just(B::Expunge),
         Just(B::Idle),
         Just(B::Namespace),
