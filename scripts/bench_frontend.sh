@@ -12,6 +12,12 @@
 #      Target <= 100 KiB.
 #   3. LMTP deliveries/s through our lmtpproxyd (and our lmtpd direct, Cyrus's lmtpproxyd).
 #
+# PIN=1 models a frontend on its own host (a real murder's layout): our proxyd runs on CPU 1,
+# everything else of ours (backend, master, slave, the load generator) on CPU 0, so the proxy's
+# work does not take CPU from the backend. Unpinned, all four share both CPUs, and the ratio
+# measures the proxy's CPU cost on a shared box as much as its overhead. Cyrus's murder is not
+# pinned (this script does not start it), so PIN=1 skips the Cyrus figures.
+#
 # Both frontends log in to their backends with PLAIN (`force_sasl_client_mech: PLAIN`, as the
 # Cyrus murder's configuration has it); without it ours would pick SCRAM-SHA-256.
 #
@@ -19,7 +25,7 @@
 # Cyrus figures are skipped (NO_CYRUS=1 skips them too).
 #
 # Usage: scripts/bench_frontend.sh [SECS=10] [RUNS=3]
-# Env:   CLIENTS (50), BENCH_USERS (8), IDLE (200), MSGS per INBOX (300, as the Cyrus bench users have),
+# Env:   PIN=1 (see above), CLIENTS (50), BENCH_USERS (8), IDLE (200), MSGS per INBOX (300, as the Cyrus bench users have),
 #        LMTP_CONNS (8), CARGO_TARGET_DIR, KEEP=1 (keep the temporary directory),
 #        NO_BUILD=1 (use the release binaries as they are).
 set -euo pipefail
@@ -28,6 +34,8 @@ SECS=${1:-10}; RUNS=${2:-3}
 CLIENTS=${CLIENTS:-50}; IDLE=${IDLE:-200}; MSGS=${MSGS:-300}; LMTP_CONNS=${LMTP_CONNS:-8}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PY="python3 $ROOT/scripts/bench_frontend.py"
+PIN=${PIN:-}
+if [ -n "$PIN" ]; then PY="taskset -c 0 $PY"; fi
 # The Cyrus murder's bench users that hold an INBOX (bench_lmtp.sh creates bu01..bu08).
 USERS=$(printf 'bu%02d,' $(seq 1 "${BENCH_USERS:-8}")); USERS=${USERS%,}
 
@@ -64,7 +72,9 @@ user() { echo "$3" | "$BIN/saslpasswd" -c -p -f "$WORK/$1/sasldb" "$2"; }
 start() {
   local h=$1 prog=$2; shift 2
   local out="$WORK/$h/$prog.addr"
-  "$BIN/$prog" "$@" -C "$WORK/$h/imapd.conf" --listen 127.0.0.1:0 --print-address \
+  local cpu=()
+  [ -n "$PIN" ] && cpu=(taskset -c "${CPU:-0}")
+  "${cpu[@]}" "$BIN/$prog" "$@" -C "$WORK/$h/imapd.conf" --listen 127.0.0.1:0 --print-address \
     > "$out" 2>> "$WORK/$h/$prog.log" &
   PID=$!; PIDS+=("$PID")
   for _ in $(seq 1 200); do
@@ -93,7 +103,7 @@ host frontend admins=cyrus altnamespace=no unixhierarchysep=no mupdate_server="$
 user frontend cyrus secret
 for u in ${USERS//,/ }; do user frontend "$u" benchpw; done
 start frontend mupdate
-start frontend proxyd; F_IMAP=$ADDR; PROXYD_PID=$PID
+CPU=1 start frontend proxyd; F_IMAP=$ADDR; PROXYD_PID=$PID
 start frontend lmtpproxyd -a; F_LMTP=$ADDR
 
 # The users' INBOXes with MSGS messages each (created directly on the backend, filled by LMTP).
@@ -126,14 +136,14 @@ PY
 done
 
 CYRUS=1
-if [ -n "${NO_CYRUS:-}" ] || ! python3 -c '
+if [ -n "${NO_CYRUS:-}" ] || [ -n "$PIN" ] || ! python3 -c '
 import imaplib; c = imaplib.IMAP4("127.0.0.1", 10143); c.login("bu01", "benchpw"); c.logout()' 2>/dev/null; then
-  echo "# the Cyrus murder (127.0.0.1:10143) is not up or NO_CYRUS is set: Cyrus figures skipped" >&2
+  echo "# the Cyrus murder (127.0.0.1:10143) is not up, or NO_CYRUS or PIN is set: Cyrus figures skipped" >&2
   CYRUS=
 fi
 
 RESULTS=$WORK/results.jsonl
-echo "# $CLIENTS clients, ${SECS}s per measurement, $RUNS runs; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $CLIENTS clients, ${SECS}s per measurement, $RUNS runs; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)${PIN:+; pinned: our proxyd on CPU 1, the rest on CPU 0}"
 for run in $(seq 1 "$RUNS"); do
   for t in "ours-frontend $F_IMAP" "ours-direct $B_IMAP" ${CYRUS:+"cyrus-frontend 127.0.0.1:10143" "cyrus-direct 127.0.0.1:11143"}; do
     set -- $t

@@ -107,8 +107,30 @@ pub fn unavailable() -> Option<String> {
     None
 }
 
-/// A free loopback TCP port (bound and released; a tiny race with other processes remains).
+/// A free loopback TCP port, for a daemon started later (bound and released). It is picked
+/// below the kernel's ephemeral range (32768 and up), so that no outgoing connection (and the
+/// daemons keep many: pooled backend connections, slaves) can take it before the daemon
+/// binds it; a small race with other tests picking at random in the same range remains.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mut x = u64::from(std::process::id()) << 32
+        ^ u64::from(nanos)
+        ^ NEXT.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+    for _ in 0..1000 {
+        // xorshift: a different sequence per process and call.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 20_000 + (x % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
