@@ -294,6 +294,20 @@ impl CredStore {
         Ok(self.load()?.get(authid).cloned())
     }
 
+    /// Whether `password` was verified as `authid`'s password in the last few minutes (and
+    /// still is: a changed secret misses). Cheap (no PBKDF2), so callers on an async thread
+    /// can try it before handing [`CredStore::verify_password`] to a blocking thread.
+    pub fn recently_verified(&self, authid: &str, password: &[u8]) -> bool {
+        let Ok(Some(secrets)) = self.lookup(authid) else {
+            return false;
+        };
+        let v = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = v.entry(&secrets.sha256, password);
+        v.seen
+            .get(&entry)
+            .is_some_and(|t| t.elapsed() < VERIFIED_TTL)
+    }
+
     /// Whether `password` is `authid`'s password: the PBKDF2 check, skipped when the same
     /// password was verified against the same secret in the last few minutes.
     pub fn verify_password(&self, authid: &str, password: &[u8]) -> Result<bool, SaslError> {
@@ -544,9 +558,15 @@ impl ServerAuth {
             .collect()
     }
 
-    /// Checks a password directly (IMAP LOGIN, POP3 USER/PASS).
+    /// Checks a password directly (IMAP LOGIN, POP3 USER/PASS). Blocking: it may run a PBKDF2.
     pub fn check_login(&self, user: &str, password: &str) -> Result<bool, SaslError> {
         self.store.verify_password(user, password.as_bytes())
+    }
+
+    /// [`ServerAuth::check_login`]'s answer when it is known without a PBKDF2 (the password
+    /// was verified lately): a login then needs no trip to a blocking thread.
+    pub fn login_recently_verified(&self, user: &str, password: &str) -> bool {
+        self.store.recently_verified(user, password.as_bytes())
     }
 
     /// Starts an exchange for `mech` (case-insensitive).
@@ -774,7 +794,11 @@ mod tests {
     #[test]
     fn verified_passwords_are_remembered_until_the_password_changes() {
         let (_d, s) = store();
+        assert!(!s.recently_verified("alice", b"alicepw"));
         assert!(s.verify_password("alice", b"alicepw").unwrap());
+        assert!(s.recently_verified("alice", b"alicepw"));
+        assert!(!s.recently_verified("alice", b"alicepw2"));
+        assert!(!s.recently_verified("nobody", b"alicepw"));
         // Now from the cache; a wrong password and an unknown user still fail.
         assert!(s.verify_password("alice", b"alicepw").unwrap());
         assert!(!s.verify_password("alice", b"alicepw2").unwrap());
@@ -782,6 +806,7 @@ mod tests {
         // A new password (new salt, new stored key) voids what was remembered.
         std::thread::sleep(std::time::Duration::from_millis(20));
         s.set_password("alice", "other").unwrap();
+        assert!(!s.recently_verified("alice", b"alicepw"));
         assert!(!s.verify_password("alice", b"alicepw").unwrap());
         assert!(s.verify_password("alice", b"other").unwrap());
     }

@@ -734,9 +734,10 @@ impl Session {
         let pw = String::from_utf8_lossy(&password).into_owned();
         let auth = self.ctx.auth.clone();
         let u2 = user.clone();
-        let ok = self
-            .blocking(move || auth.check_login(&u2, &pw).unwrap_or(false))
-            .await?;
+        let ok = auth.login_recently_verified(&user, &pw)
+            || self
+                .blocking(move || auth.check_login(&u2, &pw).unwrap_or(false))
+                .await?;
         if !ok {
             tokio::time::sleep(self.ctx.failed_login_pause).await;
             self.no_code(tag, Code::AuthenticationFailed, "Authentication failed");

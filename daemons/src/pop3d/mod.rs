@@ -296,9 +296,10 @@ impl Session {
                 };
                 let pw = pw.expose().as_str().to_owned();
                 let u2 = user.clone();
-                let good = self
-                    .blocking(move |ctx| ctx.auth.check_login(&u2, &pw).unwrap_or(false))
-                    .await?;
+                let good = self.ctx.auth.login_recently_verified(&user, &pw)
+                    || self
+                        .blocking(move |ctx| ctx.auth.check_login(&u2, &pw).unwrap_or(false))
+                        .await?;
                 if !good {
                     tokio::time::sleep(self.ctx.failed_login_pause).await;
                     self.send(&err(Some(RespCode::Auth), "Invalid login"));

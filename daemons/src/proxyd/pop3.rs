@@ -227,8 +227,8 @@ pub async fn handle(ctx: Arc<Context>, mut conn: Conn, implicit_tls: bool) {
         if let Some((authid, authzid, pw)) = login {
             let auth = ctx.auth.clone();
             let a2 = authid.clone();
-            let ok =
-                tokio::task::spawn_blocking(move || auth.check_login(&a2, &pw).unwrap_or(false))
+            let ok = auth.login_recently_verified(&authid, &pw)
+                || tokio::task::spawn_blocking(move || auth.check_login(&a2, &pw).unwrap_or(false))
                     .await
                     .unwrap_or(false);
             // Acting as someone else is for admins only on a frontend.
