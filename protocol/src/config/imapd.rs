@@ -300,6 +300,16 @@ pub struct ImapdConf {
     index: BTreeMap<String, usize>,
 }
 
+/// `key` lower-cased, without a copy when it already is (daemons look options up by their
+/// lower-case names on every connection).
+fn lower(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(key.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(key)
+    }
+}
+
 /// The file name given to entries set through [`ImapdConf::set`].
 const SET_FILE: &str = "<set>";
 
@@ -370,7 +380,7 @@ impl ImapdConf {
     /// The entry for exactly `key` (no override, no default).
     pub fn entry(&self, key: &str) -> Option<&Entry> {
         self.index
-            .get(&key.to_ascii_lowercase())
+            .get(lower(key).as_ref())
             .and_then(|&i| self.entries.get(i))
     }
 
@@ -453,13 +463,14 @@ impl ImapdConf {
     }
 
     fn lookup_entry(&self, key: &str) -> Option<&Entry> {
-        let key = key.to_ascii_lowercase();
+        let key = lower(key);
+        let key = key.as_ref();
         if let Some(svc) = &self.service {
             if let Some(e) = self.entry(&format!("{svc}_{key}")) {
                 return Some(e);
             }
         }
-        if let Some(e) = self.entry(&key) {
+        if let Some(e) = self.entry(key) {
             return Some(e);
         }
         let old = options::replaced_names(&key).find_map(|old| self.lookup_entry(old.name));

@@ -212,7 +212,14 @@ pub fn all() -> &'static [OptionSpec] {
 /// The deprecated options that `name` replaces (Cyrus copies their value to `name` when `name`
 /// itself is not set).
 pub fn replaced_names(name: &str) -> impl Iterator<Item = &'static OptionSpec> + '_ {
-    OPTIONS.iter().filter(move |s| s.replaced_by == Some(name))
+    // Daemons look unset options up on every connection, and each miss asks this: scan the
+    // few deprecated options, not the whole table.
+    static DEPRECATED: std::sync::OnceLock<Vec<&'static OptionSpec>> = std::sync::OnceLock::new();
+    DEPRECATED
+        .get_or_init(|| OPTIONS.iter().filter(|s| s.replaced_by.is_some()).collect())
+        .iter()
+        .copied()
+        .filter(move |s| s.replaced_by == Some(name))
 }
 
 /// Reads a switch the way Cyrus does: only the first character (two for `on`/`off`) counts.
