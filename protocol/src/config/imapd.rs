@@ -473,7 +473,7 @@ impl ImapdConf {
         if let Some(e) = self.entry(key) {
             return Some(e);
         }
-        let old = options::replaced_names(&key).find_map(|old| self.lookup_entry(old.name));
+        let old = options::replaced_names(key).find_map(|old| self.lookup_entry(old.name));
         old
     }
 
