@@ -559,36 +559,48 @@ fn backend_connections_serve_the_next_session_as_its_own_user() {
     let mut m = Murder::start();
     deliver(&m, "alice");
     let b1 = m.backends[0].1.addr.port();
-    let session = |user: &str, pw: &str, mailbox: &str| {
-        let mut c = Imap::login(m.proxyd.addr, user, pw);
-        let r = c.ok(&format!("SELECT {mailbox}"));
-        assert!(r.iter().any(|l| l == "* 1 EXISTS"), "{user}: {r:?}");
-        c
-    };
-    // alice's session ends; its backend connection stays open, unauthenticated, for the next.
-    let mut alice = session("alice", "alicepw", "INBOX");
-    alice.ok("LOGOUT");
-    assert!(
-        wait_until(Duration::from_secs(10), || m.backends[0]
-            .1
-            .log_text()
-            .contains("unauthenticated")),
-        "{}",
-        m.logs()
-    );
-    assert_eq!(connections_to(b1), 1);
-    // The admin's session takes it over (no new connection) and acts as the admin.
-    let mut admin = Imap::login(m.proxyd.addr, "cyrus", "secret");
-    admin.ok("GETACL user.alice");
-    admin.ok("SETQUOTA user.alice (STORAGE 100000)");
-    admin.ok("LOGOUT");
-    assert_eq!(connections_to(b1), 1);
-    // Then alice again, as alice: the admin's rights did not stay with the connection.
-    let mut alice = session("alice", "alicepw", "INBOX");
-    alice.no("SETQUOTA user.alice (STORAGE 1)");
-    assert_eq!(connections_to(b1), 1);
-    alice.ok("LOGOUT");
-    // The backend saw the proxy user log in for alice, the admin, then alice, on one connection.
+    // The proxy logs in to backends with SCRAM (one round trip after another) on m.proxyd,
+    // and with PLAIN on a second proxyd, where the AUTHENTICATE on a pooled connection is
+    // pipelined with the session's first command.
+    m.front_host.set("force_sasl_client_mech", "PLAIN");
+    let plain = Daemon::start(&m.front_host, "proxyd", &[]);
+    for (round, proxyd) in [m.proxyd.addr, plain.addr].into_iter().enumerate() {
+        let session = |user: &str, pw: &str, mailbox: &str| {
+            let mut c = Imap::login(proxyd, user, pw);
+            let r = c.ok(&format!("SELECT {mailbox}"));
+            assert!(r.iter().any(|l| l == "* 1 EXISTS"), "{user}: {r:?}");
+            c
+        };
+        // alice's session ends; its backend connection stays open, unauthenticated, for the
+        // next session.
+        let mut alice = session("alice", "alicepw", "INBOX");
+        alice.ok("LOGOUT");
+        assert!(
+            wait_until(Duration::from_secs(10), || m.backends[0]
+                .1
+                .log_text()
+                .matches("unauthenticated")
+                .count()
+                > round * 3),
+            "{}",
+            m.logs()
+        );
+        // One pooled connection per proxyd so far.
+        assert_eq!(connections_to(b1), round + 1);
+        // The admin's session takes it over (no new connection) and acts as the admin.
+        let mut admin = Imap::login(proxyd, "cyrus", "secret");
+        admin.ok("GETACL user.alice");
+        admin.ok("SETQUOTA user.alice (STORAGE 100000)");
+        admin.ok("LOGOUT");
+        assert_eq!(connections_to(b1), round + 1);
+        // Then alice again, as alice: the admin's rights did not stay with the connection.
+        let mut alice = session("alice", "alicepw", "INBOX");
+        alice.no("SETQUOTA user.alice (STORAGE 1)");
+        assert_eq!(connections_to(b1), round + 1);
+        alice.ok("LOGOUT");
+    }
+    // The backend saw the proxy user log in for alice, the admin, then alice, on one
+    // connection per proxyd.
     let log = m.backends[0].1.log_text();
     let logins: Vec<&str> = log
         .lines()
@@ -600,16 +612,20 @@ fn backend_connections_serve_the_next_session_as_its_own_user() {
                 .unwrap_or("")
         })
         .collect();
-    assert_eq!(logins, ["alice", "cyrus", "alice"], "{log}");
+    assert_eq!(
+        logins,
+        ["alice", "cyrus", "alice", "alice", "cyrus", "alice"],
+        "{log}"
+    );
     // With `proxyd_backend_pool: 0` every session gets (and closes) its own connection.
     m.front_host.set("proxyd_backend_pool", "0");
     let proxyd = Daemon::start(&m.front_host, "proxyd", &[]);
     let mut c = Imap::login(proxyd.addr, "alice", "alicepw");
     c.ok("SELECT INBOX");
-    assert_eq!(connections_to(b1), 2);
+    assert_eq!(connections_to(b1), 3);
     c.ok("LOGOUT");
     assert!(
-        wait_until(Duration::from_secs(10), || connections_to(b1) == 1),
+        wait_until(Duration::from_secs(10), || connections_to(b1) == 2),
         "the unpooled connection stayed open"
     );
 }

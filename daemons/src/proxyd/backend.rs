@@ -54,6 +54,10 @@ pub struct Backend {
     /// The tag of an UNAUTHENTICATE sent when the connection went back to the [`Pool`],
     /// whose answer is read with the next AUTHENTICATE's.
     pending: Option<String>,
+    /// An AUTHENTICATE sent without waiting for its answer (on a pooled connection, whose
+    /// UNAUTHENTICATE was answered): the first command is sent right behind it and
+    /// [`Backend::line`] reads the answer first.
+    auth_pending: Option<AuthPending>,
     /// When it was last used (a connection idle for long gets a NOOP before reuse).
     pub last_used: Instant,
     next_tag: u32,
@@ -110,6 +114,7 @@ impl Backend {
             caps: Vec::new(),
             login_caps: Vec::new(),
             pending: None,
+            auth_pending: None,
             last_used: Instant::now(),
             next_tag: 0,
         };
@@ -195,8 +200,46 @@ impl Backend {
         format!("PROXY{}", self.next_tag)
     }
 
-    /// Reads one whole response (a line with its literals).
+    /// Reads one whole response (a line with its literals), after the answer to a pipelined
+    /// AUTHENTICATE when one is due (its refusal is the error then).
     pub async fn line(&mut self) -> Result<Vec<u8>, BackendError> {
+        if let Some(a) = self.auth_pending.clone() {
+            loop {
+                let l = self.read_frame().await?;
+                if let Some(done) = self.auth_answer(&l, &a) {
+                    self.auth_pending = None;
+                    done?;
+                    break;
+                }
+            }
+        }
+        self.read_frame().await
+    }
+
+    /// The outcome of AUTHENTICATE if `l` is its tagged answer.
+    fn auth_answer(&mut self, l: &[u8], a: &AuthPending) -> Option<Result<(), BackendError>> {
+        let rest = l.strip_prefix(format!("{} ", a.tag).as_bytes())?;
+        if rest.starts_with(b"OK") {
+            if let Some(c) = caps_in(l) {
+                self.caps = c;
+            }
+            return Some(Ok(()));
+        }
+        let message = String::from_utf8_lossy(rest).trim_end().to_owned();
+        tracing::warn!(
+            server = %self.server,
+            mechanism = %a.mechanism,
+            authname = %a.authname,
+            user = %a.user,
+            "backend refused the proxy login: {message}"
+        );
+        Some(Err(BackendError::AuthFailed {
+            server: self.server.clone(),
+            message,
+        }))
+    }
+
+    async fn read_frame(&mut self) -> Result<Vec<u8>, BackendError> {
         match self.conn.next_frame().await {
             Ok(Some(Frame::Message(m))) => Ok(m),
             Ok(Some(Frame::Error(e))) => Err(io_err(&self.server, e.kind)),
@@ -258,8 +301,19 @@ impl Backend {
         }
         cmd.push_str("\r\n");
         self.send(cmd.as_bytes()).await?;
+        let answer = AuthPending {
+            tag: tag.clone(),
+            mechanism: client.mechanism().to_owned(),
+            authname: authname.clone(),
+            user: user.to_owned(),
+        };
+        // A pooled connection and a one-step mechanism whose response went with the command
+        // (PLAIN with SASL-IR): once the UNAUTHENTICATE is answered, the connection is known to
+        // be unauthenticated, so the caller's first command can follow at once. Were the login
+        // refused, that command would meet a not-authenticated session and do nothing.
+        let pipeline = self.pending.is_some() && pending.is_none() && answer.mechanism == "PLAIN";
         loop {
-            let l = self.line().await?;
+            let l = self.read_frame().await?;
             if let Some(p) = self.pending.as_deref() {
                 // The answer to the UNAUTHENTICATE sent when the connection was pooled.
                 if let Some(rest) = l.strip_prefix(format!("{p} ").as_bytes()) {
@@ -267,6 +321,10 @@ impl Backend {
                         return Err(io_err(&self.server, "UNAUTHENTICATE was refused"));
                     }
                     self.pending = None;
+                    if pipeline {
+                        self.auth_pending = Some(answer);
+                        return Ok(());
+                    }
                     continue;
                 }
             }
@@ -289,25 +347,8 @@ impl Backend {
                 let mut reply = B64.encode(&answer);
                 reply.push_str("\r\n");
                 self.send(reply.as_bytes()).await?;
-            } else if let Some(rest) = l.strip_prefix(format!("{tag} ").as_bytes()) {
-                if rest.starts_with(b"OK") {
-                    if let Some(c) = caps_in(&l) {
-                        self.caps = c;
-                    }
-                    return Ok(());
-                }
-                let message = String::from_utf8_lossy(rest).trim_end().to_owned();
-                tracing::warn!(
-                    server = %self.server,
-                    mechanism = %client.mechanism(),
-                    authname = %authname,
-                    user = %user,
-                    "backend refused the proxy login: {message}"
-                );
-                return Err(BackendError::AuthFailed {
-                    server: self.server.clone(),
-                    message,
-                });
+            } else if let Some(done) = self.auth_answer(&l, &answer) {
+                return done;
             }
         }
     }
@@ -344,6 +385,15 @@ impl Backend {
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.command(b"LOGOUT")).await;
     }
+}
+
+/// An AUTHENTICATE whose answer is still to be read.
+#[derive(Clone)]
+struct AuthPending {
+    tag: String,
+    mechanism: String,
+    authname: String,
+    user: String,
 }
 
 /// How many UNAUTHENTICATEd connections to one backend the pool keeps by default
