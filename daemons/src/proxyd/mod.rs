@@ -28,6 +28,13 @@
 //! follow referrals (RLIST, RLSUB, `LIST (REMOTE)`) get `NO [REFERRAL ...]` for SELECT,
 //! EXAMINE, APPEND, DELETE, admins' CREATE and ACL changes, and STATUS with
 //! `proxyd_allow_status_referral`; `proxyd_disable_mailbox_referrals` turns referrals off.
+//!
+//! Unlike Cyrus, a session that ends with LOGOUT hands its backend connections to a pool
+//! ([`backend::Pool`]) after `UNAUTHENTICATE` (RFC 8437) when the backend offers it (ours
+//! does; Cyrus 3.6 does not, and gets LOGOUT as before): the next session's first command to
+//! that backend then costs one AUTHENTICATE, as the proxy user for its own user, instead of a
+//! new connection. `proxyd_backend_pool` (our option) sets how many are kept per backend
+//! (default 32; 0 turns the pool off).
 
 pub mod backend;
 pub mod list;
