@@ -158,6 +158,36 @@ pub fn session_id(servername: &str) -> String {
     format!("cyrus-{servername}-{start}-{}-{n}-{r}", std::process::id())
 }
 
+/// Why a POP3, LMTP or ManageSieve session stopped reading.
+#[derive(Debug)]
+pub enum End {
+    /// The client went away, or stayed silent past the idle timeout.
+    Closed,
+    /// The connection failed.
+    Io(io::Error),
+}
+
+impl From<io::Error> for End {
+    fn from(e: io::Error) -> Self {
+        End::Io(e)
+    }
+}
+
+/// Runs `f` with the shared context on the blocking pool (storage, password hashing).
+pub async fn blocking<C, T>(
+    ctx: &Arc<C>,
+    f: impl FnOnce(&C) -> T + Send + 'static,
+) -> Result<T, End>
+where
+    C: Send + Sync + 'static,
+    T: Send + 'static,
+{
+    let ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || f(&ctx))
+        .await
+        .map_err(|e| End::Io(io::Error::other(e.to_string())))
+}
+
 /// A connection on a TCP listener (plain or TLS, see [`Stream`]) or on a UNIX socket.
 pub enum Conn {
     /// TCP, possibly upgraded to TLS.
@@ -175,6 +205,37 @@ impl Conn {
     /// Whether this is a UNIX-socket connection.
     pub fn is_unix(&self) -> bool {
         matches!(self, Conn::Unix(_))
+    }
+
+    /// Sends what `out` holds (emptying it) and flushes.
+    pub async fn send_out(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        if !out.is_empty() {
+            self.write_all(out).await?;
+            out.clear();
+        }
+        self.flush().await
+    }
+
+    /// Reads what has arrived into `buf` and hands it to `push` (the session's codec): false at
+    /// the end of the stream, [`End::Closed`] after `idle` without input.
+    pub async fn read_into(
+        &mut self,
+        buf: &mut [u8],
+        idle: Duration,
+        push: impl FnOnce(&[u8]),
+    ) -> Result<bool, End> {
+        use tokio::io::AsyncReadExt;
+        let n = tokio::time::timeout(idle, self.read(buf))
+            .await
+            .map_err(|_| End::Closed)??;
+        match buf.get(..n) {
+            Some(bytes) if n > 0 => {
+                push(bytes);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// Starts server-side TLS (STARTTLS, or an implicit-TLS port); refused on a UNIX socket.

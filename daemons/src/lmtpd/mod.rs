@@ -47,14 +47,14 @@ use protocol::lmtp::{
     ReversePath, SaslData, SaslResponse, ServerCodec, ServerEvent,
 };
 use protocol::mailbox::Namespace;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 
 use crate::mboxdb::MailboxDb;
 use crate::net::{serve, ConnCounter};
 use crate::sasl::{AuthFailure, ServerAuth, ServerStep};
-use crate::service::{self, Authorized, Conn};
+use crate::service::{self, Authorized, Conn, End};
 use crate::store::Store;
 
 use deliver::{DeliveryOptions, Envelope, Recipient};
@@ -152,17 +152,6 @@ enum AuthState {
 }
 
 /// Why a session ends.
-enum End {
-    Closed,
-    Io(std::io::Error),
-}
-
-impl From<std::io::Error> for End {
-    fn from(e: std::io::Error) -> Self {
-        End::Io(e)
-    }
-}
-
 /// One LMTP connection.
 struct Session {
     ctx: Arc<Context>,
@@ -188,33 +177,22 @@ impl Session {
     }
 
     async fn flush(&mut self) -> std::io::Result<()> {
-        if !self.out.is_empty() {
-            self.conn.write_all(&self.out).await?;
-            self.out.clear();
-        }
-        self.conn.flush().await
+        self.conn.send_out(&mut self.out).await
     }
 
     /// Reads more input; false at end of stream.
     async fn read_more(&mut self) -> Result<bool, End> {
-        let n = tokio::time::timeout(self.ctx.idle_timeout, self.conn.read(&mut self.buf))
+        let codec = &mut self.codec;
+        self.conn
+            .read_into(&mut self.buf, self.ctx.idle_timeout, |b| codec.push(b))
             .await
-            .map_err(|_| End::Closed)??;
-        if n == 0 {
-            return Ok(false);
-        }
-        self.codec.push(&self.buf[..n]);
-        Ok(true)
     }
 
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Context) -> T + Send + 'static,
     ) -> Result<T, End> {
-        let ctx = self.ctx.clone();
-        tokio::task::spawn_blocking(move || f(&ctx))
-            .await
-            .map_err(|e| End::Io(std::io::Error::other(e.to_string())))
+        service::blocking(&self.ctx, f).await
     }
 
     fn new_session_id(&mut self) {

@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use crate::mboxdb::{MailboxDb, MbState};
 use crate::net::{serve, ConnCounter};
 use crate::sasl::{AuthFailure, ServerAuth, ServerStep};
-use crate::service::{self, Authorized, Conn};
+use crate::service::{self, Authorized, Conn, End};
 use crate::store::{Store, StoreError};
 
 /// The implementation string of our greeting, in Cyrus's shape ("Cyrus timsieved <version>").
@@ -119,17 +119,6 @@ impl Context {
     }
 }
 
-enum End {
-    Closed,
-    Io(std::io::Error),
-}
-
-impl From<std::io::Error> for End {
-    fn from(e: std::io::Error) -> Self {
-        End::Io(e)
-    }
-}
-
 /// Where an authenticated session stands.
 enum Phase {
     /// Not authenticated.
@@ -170,32 +159,21 @@ impl Session {
     }
 
     async fn flush(&mut self) -> std::io::Result<()> {
-        if !self.out.is_empty() {
-            self.conn.write_all(&self.out).await?;
-            self.out.clear();
-        }
-        self.conn.flush().await
+        self.conn.send_out(&mut self.out).await
     }
 
     async fn read_more(&mut self) -> Result<bool, End> {
-        let n = tokio::time::timeout(self.ctx.idle_timeout, self.conn.read(&mut self.buf))
+        let codec = &mut self.codec;
+        self.conn
+            .read_into(&mut self.buf, self.ctx.idle_timeout, |b| codec.push(b))
             .await
-            .map_err(|_| End::Closed)??;
-        if n == 0 {
-            return Ok(false);
-        }
-        self.codec.push(&self.buf[..n]);
-        Ok(true)
     }
 
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Context) -> T + Send + 'static,
     ) -> Result<T, End> {
-        let ctx = self.ctx.clone();
-        tokio::task::spawn_blocking(move || f(&ctx))
-            .await
-            .map_err(|e| End::Io(std::io::Error::other(e.to_string())))
+        service::blocking(&self.ctx, f).await
     }
 
     /// The capability lines and the final OK, in Cyrus 3.6's order.
