@@ -212,19 +212,15 @@ impl Cx<'_> {
     /// The comparator and match type among the tags, checking that only one match type was
     /// given and the comparator is supported.
     fn matching(&self, p: &Parsed) -> Result<Match, CompileError> {
-        let mut kind = None;
-        for (tag, mt) in [
-            ("is", MatchType::Is),
-            ("contains", MatchType::Contains),
-            ("matches", MatchType::Matches),
-        ] {
-            if let Some(at) = p.tag_at(tag) {
-                if kind.is_some() {
-                    return Err(self.err(at, "only one match type may be given"));
-                }
-                kind = Some(mt);
-            }
-        }
+        let kind = self.one_of(
+            p,
+            &[
+                ("is", MatchType::Is),
+                ("contains", MatchType::Contains),
+                ("matches", MatchType::Matches),
+            ],
+            "match type",
+        )?;
         let comparator = match p.value("comparator") {
             None => Comparator::AsciiCasemap,
             Some(arg) => match string(arg).as_str() {
@@ -242,20 +238,36 @@ impl Cx<'_> {
     }
 
     fn address_part(&self, p: &Parsed) -> Result<AddressPart, CompileError> {
-        let mut part = None;
-        for (tag, ap) in [
-            ("all", AddressPart::All),
-            ("localpart", AddressPart::LocalPart),
-            ("domain", AddressPart::Domain),
-        ] {
+        let part = self.one_of(
+            p,
+            &[
+                ("all", AddressPart::All),
+                ("localpart", AddressPart::LocalPart),
+                ("domain", AddressPart::Domain),
+            ],
+            "address part",
+        )?;
+        Ok(part.unwrap_or(AddressPart::All))
+    }
+
+    /// The value of whichever of the mutually exclusive `choices` tags was given, if any; two
+    /// of them is an error naming the second (`what`: "match type", "address part").
+    fn one_of<T: Copy>(
+        &self,
+        p: &Parsed,
+        choices: &[(&str, T)],
+        what: &str,
+    ) -> Result<Option<T>, CompileError> {
+        let mut chosen = None;
+        for (tag, value) in choices {
             if let Some(at) = p.tag_at(tag) {
-                if part.is_some() {
-                    return Err(self.err(at, "only one address part may be given"));
+                if chosen.is_some() {
+                    return Err(self.err(at, format!("only one {what} may be given")));
                 }
-                part = Some(ap);
+                chosen = Some(*value);
             }
         }
-        Ok(part.unwrap_or(AddressPart::All))
+        Ok(chosen)
     }
 
     /// A block of commands; `top` says whether `require` is still allowed at its start.
