@@ -107,26 +107,24 @@ pub fn unavailable() -> Option<String> {
     None
 }
 
-/// A free loopback TCP port, for a daemon started later (bound and released). It is picked
-/// below the kernel's ephemeral range (32768 and up), so that no outgoing connection (and the
-/// daemons keep many: pooled backend connections, slaves) can take it before the daemon
-/// binds it; a small race with other tests picking at random in the same range remains.
+/// A free loopback TCP port, for a daemon started later (bound and released). Ports come
+/// from below the kernel's ephemeral range (32768 and up), so that no outgoing connection (and
+/// the daemons keep many: pooled backend connections, slaves) can take one before its daemon
+/// binds it, and one after another from a per-process start, so that two tests of this
+/// process never get the same port (random picks did, for tests starting murders at once).
 pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let mut x = u64::from(std::process::id()) << 32
-        ^ u64::from(nanos)
-        ^ NEXT.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-    for _ in 0..1000 {
-        // xorshift: a different sequence per process and call.
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let port = 20_000 + (x % 12_000) as u16;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..SPAN {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) as u16;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
